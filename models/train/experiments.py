@@ -1,0 +1,189 @@
+"""Reference metrics and scans (DESIGN.md §4–§5): what the TypeScript experiments must reproduce.
+
+Clean run: prompt + answer tokens, teacher-forced. Corrupted run: the counterfactual prompt with the
+clean answer appended (counterfactuals keep the token count, so positions line up). Every scan is a
+batch of intervention rows, one component per row, exactly as the engine folds them.
+"""
+import random
+
+import torch
+
+import tokenizer as tok
+
+
+def encode_set(records):
+    """records (prompt-file dicts) -> dict of tensors for a set whose sequences share one length."""
+    clean, corrupt, n_prompt, answers, cf_first = [], [], [], [], []
+    for r in records:
+        p = tok.encode(r["prompt"])
+        a = tok.encode(r["answer"], add_special_tokens=False)
+        clean.append(p + a)
+        n_prompt.append(len(p))
+        answers.append(a)
+        if "counterfactual" in r:
+            cp = tok.encode(r["counterfactual"]["prompt"])
+            ca = tok.encode(r["counterfactual"]["answer"], add_special_tokens=False)
+            assert len(cp) == len(p), "counterfactual must keep the prompt's token count"
+            corrupt.append(cp + a)
+            cf_first.append(ca[0])
+    T = {len(s) for s in clean}
+    assert len(T) == 1, "fixture sets use prompts of one sequence length"
+    out = {"clean": torch.tensor(clean), "n_prompt": torch.tensor(n_prompt), "answers": answers}
+    if corrupt:
+        out["corrupt"] = torch.tensor(corrupt)
+        out["cf_first"] = torch.tensor(cf_first)
+    return out
+
+
+def metrics(logits, tokens, n_prompt, answers, cf_first=None):
+    """Per-prompt logprob (sum over answer tokens), correct (all answer tokens argmax), first-answer
+    logit, and logit diff against the counterfactual's first answer token."""
+    logp = logits.log_softmax(-1)
+    B = logits.shape[0]
+    lp, correct, first_logit, ldiff = [], [], [], []
+    for b in range(B):
+        n, ans = int(n_prompt[b]), answers[b]
+        pos = torch.arange(n - 1, n - 1 + len(ans))
+        tgt = torch.tensor(ans)
+        lp.append(logp[b, pos, tgt].sum())
+        correct.append(float((logits[b, pos].argmax(-1) == tgt).all()))
+        first_logit.append(logits[b, n - 1, ans[0]])
+        if cf_first is not None:
+            ldiff.append(logits[b, n - 1, ans[0]] - logits[b, n - 1, int(cf_first[b])])
+    out = {"logprob": torch.stack(lp), "accuracy": torch.tensor(correct), "answer_logit": torch.stack(first_logit)}
+    if cf_first is not None:
+        out["logit_diff"] = torch.stack(ldiff)
+    return out
+
+
+def z_of(model, tokens):
+    """Clean z of every layer stacked as the intervention replacement layout [B, L, H, T, dh]."""
+    s = model.spec
+    names = [f"blocks.{l}.attn.hook_z" for l in range(s.n_layers)]
+    _, cache = model(tokens, hooks=names)
+    return torch.stack([cache[n].permute(0, 2, 1, 3) for n in names], 1)
+
+
+def post_of(model, tokens):
+    s = model.spec
+    names = [f"blocks.{l}.mlp.hook_post" for l in range(s.n_layers)]
+    _, cache = model(tokens, hooks=names)
+    return torch.stack([cache[n] for n in names], 1)  # [B, L, T, M]
+
+
+def head_rows(s):
+    return [(l, h) for l in range(s.n_layers) for h in range(s.n_heads)]
+
+
+def head_batch(s, T, repl_for_row, rows):
+    """One intervention row per head: that head takes its replacement, all else kept."""
+    R = len(rows)
+    mask = torch.ones(R, s.n_layers, s.n_heads)
+    repl = torch.zeros(R, s.n_layers, s.n_heads, T, s.d_head)
+    for i, (l, h) in enumerate(rows):
+        mask[i, l, h] = 0
+        repl[i, l, h] = repl_for_row(i, l, h)
+    return mask, repl
+
+
+def mean_z(z):
+    """Mean over the prompt set per absolute position (all prompts share a length here)."""
+    return z.mean(0)  # [L, H, T, dh]
+
+
+def resample_perm(n, seed):
+    """A fixed seeded permutation without fixed points (each prompt takes another's activation)."""
+    rng = random.Random(seed)
+    while True:
+        p = list(range(n))
+        rng.shuffle(p)
+        if n < 2 or all(i != j for i, j in enumerate(p)):
+            return p
+
+
+@torch.no_grad()
+def ablation_scan(model, data, method, perm=None):
+    """Score every head (and MLP layer for zero/mean) by metric(clean) - metric(ablated), mean over prompts.
+    Returns {"heads": {metric: [L, H]}, "mlps": {metric: [L]}}."""
+    s, tokens = model.spec, data["clean"]
+    B, T = tokens.shape
+    clean_logits, _ = model(tokens)
+    clean = metrics(clean_logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
+    z = z_of(model, tokens)
+    heads = {k: torch.zeros(s.n_layers, s.n_heads) for k in clean}
+    for l, h in head_rows(s):
+        mask = torch.ones(B, s.n_layers, s.n_heads)
+        mask[:, l, h] = 0
+        repl = torch.zeros(B, s.n_layers, s.n_heads, T, s.d_head)
+        if method == "mean":
+            repl[:, l, h] = mean_z(z)[l, h]
+        elif method == "resample":
+            repl[:, l, h] = z[perm, l, h]
+        logits, _ = model(tokens, interventions={"head_mask": mask, "head_repl": repl})
+        m = metrics(logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
+        for k in clean:
+            heads[k][l, h] = (clean[k] - m[k]).mean()
+    mlps = {}
+    if not s.attn_only and method in ("zero", "mean"):
+        post = post_of(model, tokens)
+        mlps = {k: torch.zeros(s.n_layers) for k in clean}
+        for l in range(s.n_layers):
+            mask = torch.ones(B, s.n_layers)
+            mask[:, l] = 0
+            repl = torch.zeros(B, s.n_layers, T, s.d_mlp)
+            if method == "mean":
+                repl[:, l] = post.mean(0)[l]
+            logits, _ = model(tokens, interventions={"mlp_mask": mask, "mlp_repl": repl})
+            m = metrics(logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
+            for k in clean:
+                mlps[k][l] = (clean[k] - m[k]).mean()
+    return {"heads": heads, "mlps": mlps, "clean": {k: v.mean() for k, v in clean.items()}}
+
+
+@torch.no_grad()
+def patch_scan(model, data, position=None):
+    """Activation patching (denoising): corrupted run with one head's z restored from the clean run
+    (all positions, or one position). score = (m_patched - m_corrupt) / (m_clean - m_corrupt) with
+    the metric averaged over prompts first."""
+    s = model.spec
+    clean_t, corrupt_t = data["clean"], data["corrupt"]
+    B, T = clean_t.shape
+    args = (data["n_prompt"], data["answers"], data["cf_first"])
+    mc = metrics(model(clean_t)[0], clean_t, *args)
+    mx = metrics(model(corrupt_t)[0], corrupt_t, *args)
+    z = z_of(model, clean_t)
+    out = {k: torch.zeros(s.n_layers, s.n_heads) for k in ("logprob", "logit_diff")}
+    for l, h in head_rows(s):
+        if position is None:
+            mask = torch.ones(B, s.n_layers, s.n_heads)
+            mask[:, l, h] = 0
+        else:
+            mask = torch.ones(B, s.n_layers, s.n_heads, T)
+            mask[:, l, h, position] = 0
+        logits, _ = model(corrupt_t, interventions={"head_mask": mask, "head_repl": z})
+        mp = metrics(logits, corrupt_t, *args)
+        for k in out:
+            out[k][l, h] = (mp[k].mean() - mx[k].mean()) / (mc[k].mean() - mx[k].mean())
+    return {"heads": out, "clean": {k: mc[k].mean() for k in out}, "corrupt": {k: mx[k].mean() for k in out}}
+
+
+@torch.no_grad()
+def path_patch_scan(model, data):
+    """Path patching to logits: sender head takes its corrupted-run z, every other head is frozen at
+    its clean-run z, MLPs and norms recompute. score = mean over prompts of
+    (logit_patched - logit_clean) / |logit_clean| for the correct first answer token."""
+    s = model.spec
+    clean_t, corrupt_t = data["clean"], data["corrupt"]
+    args = (data["n_prompt"], data["answers"], data["cf_first"])
+    base = metrics(model(clean_t)[0], clean_t, *args)["answer_logit"]
+    zc, zx = z_of(model, clean_t), z_of(model, corrupt_t)
+    B = clean_t.shape[0]
+    out = torch.zeros(s.n_layers, s.n_heads)
+    for l, h in head_rows(s):
+        mask = torch.zeros(B, s.n_layers, s.n_heads)
+        repl = zc.clone()
+        repl[:, l, h] = zx[:, l, h]
+        logits, _ = model(clean_t, interventions={"head_mask": mask, "head_repl": repl})
+        pl = metrics(logits, clean_t, *args)["answer_logit"]
+        out[l, h] = ((pl - base) / base.abs()).mean()
+    return {"heads": {"answer_logit_rel": out}}

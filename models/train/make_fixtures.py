@@ -49,7 +49,7 @@ TINY = {
     "tiny-llama-gqa": (tiny("llama", n_kv_heads=2, tied=True), {}),
     "tiny-llama-untied-sharded": (tiny("llama", n_kv_heads=1, tied=False), {"shards": 3}),
     "tiny-llama-f16": (tiny("llama", tied=False, d_head=8, rotary_dim=8, n_heads=2, n_kv_heads=2), {"dtype": torch.float16}),
-    "tiny-qwen2-bf16": (tiny("qwen2", n_kv_heads=2, tied=True), {"dtype": torch.bfloat16}),
+    "tiny-qwen2-bf16-sharded": (tiny("qwen2", n_kv_heads=2, tied=True), {"dtype": torch.bfloat16, "shards": 2}),
     "tiny-neox-parallel": (tiny("gpt_neox", d_head=8, n_heads=2, n_kv_heads=2, rotary_dim=4), {}),
     "tiny-neox-sequential": (tiny("gpt_neox", parallel=False, rotary_dim=2), {}),
     "tl-ln-gelu-standard": (tiny("transformer_lens", norm="LN", act="gelu"), {}),

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoints  # noqa: E402
+import evaluate  # noqa: E402
 import tasks  # noqa: E402
 import tokenizer as tok  # noqa: E402
 from reference import Reference, Spec, init_weights  # noqa: E402
@@ -191,7 +192,9 @@ def main():
                    "train_problems": len(train_set), "heldout_problems": len(held),
                    "spec": spec.to_dict(), "batch": preset["batch"], "lr": preset["lr"],
                    "weight_decay": preset["wd"]}, f, indent=2)
-    print(f"done in {elapsed:.0f}s -> {out}", flush=True)
+    result = evaluate.evaluate(out)
+    evaluate.write_card(out, result)
+    print(f"done in {elapsed:.0f}s -> {out}; held-out exact match {result['accuracy']:.4f}", flush=True)
 
 
 def _special_ids():

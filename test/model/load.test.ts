@@ -1,0 +1,32 @@
+// loadModel on every reference fixture model: the spec equals the one the PyTorch reference used and
+// the weights have exactly the canonical names and shapes.
+import { describe, expect, it } from 'vitest';
+import { folderSource } from '../../src/cli/node-source';
+import { loadModel } from '../../src/lib/core/model/index';
+import { canonicalShapes } from '../../src/lib/core/model/spec';
+import { manifests, modelDir, tinyModelDirs } from './fixtures';
+
+const all = manifests();
+
+describe('loadModel on the fixture models', () => {
+	it('has a manifest for every folder under test/fixtures/models', () => {
+		const covered = new Set(all.map((m) => m.name));
+		expect(tinyModelDirs().filter((d) => !covered.has(d))).toEqual([]);
+	});
+
+	for (const m of all) {
+		it(`${m.name}: spec and canonical weight shapes`, async () => {
+			const model = await loadModel(folderSource(modelDir(m)));
+			expect(model.spec).toEqual(m.spec);
+			const expected = Object.fromEntries([...canonicalShapes(m.spec)]);
+			const got = Object.fromEntries([...model.weights].map(([n, t]) => [n, t.shape]));
+			expect(got).toEqual(expected);
+			for (const [name, t] of model.weights) {
+				expect(t.data, name).toBeInstanceOf(Float32Array);
+				expect(t.data.length, name).toBe(t.shape.reduce((a, b) => a * b, 1));
+				expect(t.data.every(Number.isFinite), `${name} has non-finite values`).toBe(true);
+			}
+			expect(model.source.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+		});
+	}
+});

@@ -77,19 +77,26 @@ def spec_from_config(cfg):
 
 
 def _tl_spec(cfg):
-    norm = cfg.get("normalization_type") or "None"
+    # HookedTransformerConfig defaults: a missing normalization_type is "LN" (an explicit null is none).
+    norm = cfg.get("normalization_type", "LN") or "None"
     if norm not in ("LN", "LNPre", "RMS", "None"):
         raise CheckpointError(f"config.json: normalization_type {norm!r} not in LN, LNPre, RMS, None")
     pos = cfg.get("positional_embedding_type", "standard")
     if pos not in ("standard", "rotary"):
         raise CheckpointError(f"config.json: positional_embedding_type {pos!r} not in standard, rotary")
     H, dh = cfg["n_heads"], cfg["d_head"]
-    scale = (cfg.get("attn_scale") or math.sqrt(dh)) if cfg.get("use_attn_scale", True) else 1.0
+    attn_only = bool(cfg.get("attn_only", False))
+    # TL's sentinels: attn_scale -1 means sqrt(d_head), d_mlp None means 4 * d_model (unless attn_only),
+    # rotary_dim None means d_head for a rotary model.
+    scale = cfg.get("attn_scale")
+    scale = (scale if scale and scale > 0 else math.sqrt(dh)) if cfg.get("use_attn_scale", True) else 1.0
+    d_mlp = cfg.get("d_mlp") or (0 if attn_only else 4 * cfg["d_model"])
+    rotary_dim = cfg.get("rotary_dim") or (dh if pos == "rotary" else 0)
     return Spec(family="transformer_lens", n_layers=cfg["n_layers"], d_model=cfg["d_model"], n_heads=H,
-                n_kv_heads=cfg.get("n_key_value_heads") or H, d_head=dh, d_mlp=cfg.get("d_mlp") or 0,
+                n_kv_heads=cfg.get("n_key_value_heads") or H, d_head=dh, d_mlp=d_mlp,
                 d_vocab=_need(cfg, "d_vocab"), n_ctx=_need(cfg, "n_ctx"), norm=norm, eps=cfg.get("eps", 1e-5),
-                act=cfg["act_fn"], gated=bool(cfg.get("gated_mlp", False)), attn_only=bool(cfg.get("attn_only", False)),
-                pos=pos, rotary_dim=cfg.get("rotary_dim") or 0, rotary_base=float(cfg.get("rotary_base", 10000)),
+                act=cfg["act_fn"], gated=bool(cfg.get("gated_mlp", False)), attn_only=attn_only,
+                pos=pos, rotary_dim=rotary_dim, rotary_base=float(cfg.get("rotary_base", 10000)),
                 parallel=bool(cfg.get("parallel_attn_mlp", False)), unembed_bias=True, attn_scale=scale)
 
 

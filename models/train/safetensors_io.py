@@ -48,7 +48,9 @@ def load(path):
         dtype, size = _DTYPES[info["dtype"]]
         a, b = info["data_offsets"]
         buf = bytearray(data[8 + n + a:8 + n + b])
-        if dtype == torch.bfloat16:
+        if a == b:  # torch.frombuffer refuses an empty buffer; a zero-element tensor is still valid
+            t = torch.zeros(info["shape"], dtype=dtype)
+        elif dtype == torch.bfloat16:
             t = torch.frombuffer(buf, dtype=torch.int16).view(torch.bfloat16)
         else:
             t = torch.frombuffer(buf, dtype=dtype)

@@ -1,0 +1,132 @@
+// Shared state of one graph build: the writer, the spec, weight initializers, which hooks become
+// outputs and which interventions exist as inputs. attention.ts, mlp.ts and forward.ts read it.
+import type { HookName } from '../model/hooks';
+import { allHookNames } from '../model/hooks';
+import type { Spec } from '../model/spec';
+import { canonicalShapes } from '../model/spec';
+import type { Tensor } from '../model/tensor';
+import { GraphWriter, type Dim } from './onnx';
+
+/** Head interventions on hook_z: mask [B,L,H] ('head') or [B,L,H,T] ('head_pos'), replacement [B,L,H,T,dh]. */
+export type HeadInterventions = 'none' | 'head' | 'head_pos';
+/** MLP interventions on hook_post: mask [B,L] ('layer') or [B,L,M] ('neuron'), replacement [B,L,T,M]. */
+export type MlpInterventions = 'none' | 'layer' | 'neuron';
+/** 'gather': logits only at the positions of an extra int64 input [B,P] (skips the vocab projection elsewhere). */
+export type LogitPositions = 'all' | 'gather';
+
+export interface GraphOptions {
+	/** Hook points to return as graph outputs ('logits' is always an output). */
+	hooks?: readonly HookName[];
+	heads?: HeadInterventions;
+	mlps?: MlpInterventions;
+	positions?: LogitPositions;
+}
+
+/** Graph input names, fed by the runtime. */
+export const INPUTS = Object.freeze({
+	tokens: 'tokens',
+	headMask: 'head_mask',
+	headRepl: 'head_repl',
+	mlpMask: 'mlp_mask',
+	mlpRepl: 'mlp_repl',
+	positions: 'positions'
+});
+
+/** Dynamic axes (dimParam): batch and sequence length; P = gathered positions per row. */
+export const B = 'B';
+export const T = 'T';
+export const P = 'P';
+
+/** Shape of a hook point (DESIGN §3), batch first. */
+export function hookDims(s: Spec, hook: HookName): Dim[] {
+	const { n_heads: H, n_kv_heads: K, d_head: dh, d_model: D, d_mlp: M, d_vocab: V } = s;
+	const leaf = hook.slice(hook.lastIndexOf('.') + 1);
+	if (hook === 'logits') return [B, T, V];
+	if (leaf === 'hook_q' || leaf === 'hook_z') return [B, T, H, dh];
+	if (leaf === 'hook_k' || leaf === 'hook_v') return [B, T, K, dh];
+	if (leaf === 'hook_attn_scores' || leaf === 'hook_pattern') return [B, H, T, T];
+	if (leaf === 'hook_result') return [B, T, H, D];
+	if (hook.includes('.mlp.')) return [B, T, M];
+	return [B, T, D];
+}
+
+export class BuildContext {
+	readonly g = new GraphWriter();
+	readonly hooks: ReadonlySet<HookName>;
+	readonly heads: HeadInterventions;
+	readonly mlps: MlpInterventions;
+	private readonly shapes: Map<string, number[]>;
+	private readonly registered = new Set<string>();
+	private readonly memo = new Map<string, string>();
+
+	constructor(
+		readonly spec: Spec,
+		private readonly weights: ReadonlyMap<string, Tensor>,
+		options: GraphOptions
+	) {
+		this.shapes = canonicalShapes(spec);
+		for (const [name, shape] of this.shapes) {
+			const t = weights.get(name);
+			if (!t) throw new Error(`buildGraph: missing weight '${name}' (expected shape [${shape}])`);
+			if (t.shape.join() !== shape.join())
+				throw new Error(`buildGraph: weight '${name}' has shape [${t.shape}], expected [${shape}]`);
+		}
+		const known = new Set<string>(allHookNames(spec));
+		for (const h of options.hooks ?? [])
+			if (!known.has(h)) throw new Error(`buildGraph: '${h}' is not a hook point of this ${spec.family} model`);
+		this.hooks = new Set(options.hooks ?? []);
+		this.heads = options.heads ?? 'none';
+		this.mlps = options.mlps ?? 'none';
+		if (spec.attn_only && this.mlps !== 'none') throw new Error('buildGraph: attn_only model has no MLP to intervene on');
+	}
+
+	/** The canonical weight `name` as an initializer (added on first use). */
+	w(name: string): string {
+		if (!this.registered.has(name)) {
+			const t = this.weights.get(name);
+			if (!t) throw new Error(`buildGraph: weight '${name}' is not part of this spec`);
+			this.g.weight(name, t.data, t.shape);
+			this.registered.add(name);
+		}
+		return name;
+	}
+
+	/** A weight in another layout, computed once from the canonical one (e.g. per-head W_Q as one [D, H*dh] matrix). */
+	derived(name: string, make: () => { data: Float32Array; dims: number[] }): string {
+		if (!this.registered.has(name)) {
+			const { data, dims } = make();
+			this.g.weight(name, data, dims);
+			this.registered.add(name);
+		}
+		return name;
+	}
+
+	/** Builds a value once per graph (rotary tables sliced to T, the causal mask) and reuses it. */
+	once(key: string, make: () => string): string {
+		let v = this.memo.get(key);
+		if (v === undefined) this.memo.set(key, (v = make()));
+		return v;
+	}
+
+	canonical(name: string): Tensor {
+		const t = this.weights.get(name);
+		if (!t) throw new Error(`buildGraph: weight '${name}' is not part of this spec`);
+		return t;
+	}
+
+	has(name: string): boolean {
+		return this.shapes.has(name);
+	}
+
+	wants(hook: HookName): boolean {
+		return this.hooks.has(hook);
+	}
+
+	/** Marks `value` as hook point `name`: a graph output when requested. Returns the value downstream code uses. */
+	hook(name: HookName, value: string): string {
+		if (!this.hooks.has(name) || name === 'logits') return value;
+		this.g.identity(value, name);
+		this.g.output(name, 'float32', hookDims(this.spec, name));
+		return name;
+	}
+}

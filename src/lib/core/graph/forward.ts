@@ -1,0 +1,86 @@
+// The transformer forward as one ONNX graph, read top to bottom like reference.py forward():
+//   x = W_E[tokens] (+ W_pos[:T])
+//   per block: x = x + attn(ln1(x)); x = x + mlp(ln2(x))      (sequential residual)
+//              x = x + attn(ln1(x)) + mlp(ln2(x))             (parallel residual, GPT-NeoX)
+//   logits = ln_final(x) W_U (+ b_U)                           (W_U = W_E^T when tied)
+// onnxruntime returns only graph outputs, so every requested hook point becomes one, and every
+// intervention kind becomes an input; a graph holds only what its caller asked for.
+import type { Spec } from '../model/spec';
+import type { Tensor } from '../model/tensor';
+import { attention } from './attention';
+import { B, BuildContext, INPUTS, P, T, type GraphOptions } from './context';
+import { mlp, norm } from './mlp';
+
+/** Declares the graph inputs the options call for (every declared input must be fed, DESIGN §9). */
+function declareInputs(ctx: BuildContext, positions: GraphOptions['positions']): void {
+	const { g, spec: s } = ctx;
+	const { n_layers: L, n_heads: H, d_head: dh, d_mlp: M } = s;
+	g.input(INPUTS.tokens, 'int64', [B, T]);
+	if (ctx.heads !== 'none') {
+		g.input(INPUTS.headMask, 'float32', ctx.heads === 'head' ? [B, L, H] : [B, L, H, T]);
+		g.input(INPUTS.headRepl, 'float32', [B, L, H, T, dh]);
+	}
+	if (ctx.mlps !== 'none') {
+		g.input(INPUTS.mlpMask, 'float32', ctx.mlps === 'layer' ? [B, L] : [B, L, M]);
+		g.input(INPUTS.mlpRepl, 'float32', [B, L, T, M]);
+	}
+	if (positions === 'gather') g.input(INPUTS.positions, 'int64', [B, P]);
+}
+
+/** T as int64 [1] and the bool [T, T] mask of keys after their query (the causal mask). */
+function sequence(ctx: BuildContext): { seqLen: string; future: string } {
+	const { g } = ctx;
+	const seqLen = g.op('Shape', [INPUTS.tokens], { start: 1, end: 2 }); // [1]
+	const idx = g.op('Range', [g.i64([0], []), g.op('Squeeze', [seqLen, g.i64([0])]), g.i64([1], [])]); // [T]
+	const future = g.op('Greater', [g.unsqueeze(idx, [0]), g.unsqueeze(idx, [1])]); // [T, T]: key > query
+	return { seqLen, future };
+}
+
+/** x [B,T,D] -> x[b, positions[b, p]] [B,P,D], so the vocab projection runs only where logits are read. */
+function gatherPositions(ctx: BuildContext, x: string): string {
+	const { g, spec: s } = ctx;
+	const index = g.op('Expand', [g.unsqueeze(INPUTS.positions, [2]), g.i64([1, 1, s.d_model])]); // [B, P, D]
+	return g.op('GatherElements', [x, index], { axis: 1 });
+}
+
+/**
+ * ONNX model bytes for `spec` with canonical `weights` (names and shapes of canonicalShapes(spec)).
+ * Outputs: `logits` [B,T,V] ([B,P,V] with positions 'gather') and each hook in options.hooks under its
+ * own name. Inputs: `tokens` int64 [B,T], plus head_mask/head_repl, mlp_mask/mlp_repl, positions when asked for.
+ */
+export function buildGraph(spec: Spec, weights: ReadonlyMap<string, Tensor>, options: GraphOptions = {}): Uint8Array {
+	const ctx = new BuildContext(spec, weights, options);
+	const { g, spec: s } = ctx;
+	const positions = options.positions ?? 'all';
+	declareInputs(ctx, positions);
+	const { seqLen, future } = sequence(ctx);
+
+	let x = ctx.hook('hook_embed', g.op('Gather', [ctx.w('W_E'), INPUTS.tokens], { axis: 0 })); // [B, T, D]
+	if (s.pos === 'standard') {
+		let pos = g.slice(ctx.w('W_pos'), 0, seqLen, 0); // [T, D]
+		if (ctx.wants('hook_pos_embed')) pos = ctx.hook('hook_pos_embed', g.op('Expand', [pos, g.op('Shape', [x])]));
+		x = g.add(x, pos);
+	}
+	for (let l = 0; l < s.n_layers; l++) {
+		const p = `blocks.${l}.` as const;
+		const resid = ctx.hook(`${p}hook_resid_pre`, x);
+		const attnOut = attention(ctx, l, norm(ctx, resid, `${p}ln1`), future, seqLen);
+		if (s.attn_only) {
+			x = ctx.hook(`${p}hook_resid_post`, g.add(resid, attnOut));
+		} else if (s.parallel) {
+			const mlpOut = mlp(ctx, l, norm(ctx, resid, `${p}ln2`));
+			x = ctx.hook(`${p}hook_resid_post`, g.add(g.add(resid, attnOut), mlpOut));
+		} else {
+			const mid = ctx.hook(`${p}hook_resid_mid`, g.add(resid, attnOut));
+			x = ctx.hook(`${p}hook_resid_post`, g.add(mid, mlp(ctx, l, norm(ctx, mid, `${p}ln2`))));
+		}
+	}
+	x = ctx.hook('ln_final.hook_normalized', norm(ctx, x, 'ln_final')); // [B, T, D]
+	if (positions === 'gather') x = gatherPositions(ctx, x); // [B, P, D]
+	const W_U = s.tied ? g.transpose(ctx.w('W_E'), [1, 0]) : ctx.w('W_U'); // [D, V]
+	let logits = g.matmul(x, W_U);
+	if (s.unembed_bias) logits = g.add(logits, ctx.w('b_U'));
+	g.identity(logits, 'logits');
+	g.output('logits', 'float32', [B, positions === 'gather' ? P : T, s.d_vocab]);
+	return g.encode(`arithlens ${s.family} forward; hooks: ${[...ctx.hooks].join(' ') || 'none'}`);
+}

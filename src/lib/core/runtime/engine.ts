@@ -1,0 +1,230 @@
+// The engine: one API on every backend. run(tokens, { hooks, interventions, positions }) builds (once)
+// the graph variant that exposes those hooks and takes those interventions, runs it, and returns
+// logits plus a cache of hook tensors. Sessions are cached per variant and released on dispose.
+import { buildGraph, INPUTS, type GraphOptions } from '../graph';
+import { allHookNames, type HookName } from '../model/hooks';
+import type { Spec } from '../model/spec';
+import { numel, type Tensor } from '../model/tensor';
+import { BACKENDS, type BackendName, type OrtModule, type OrtSession, type OrtTensor } from './backends';
+
+/** Anything with a spec and canonical weights (a LoadedModel from model/ satisfies it). */
+export interface ModelLike {
+	spec: Spec;
+	weights: ReadonlyMap<string, Tensor>;
+}
+
+export interface EngineOptions {
+	/** The onnxruntime module: use createNodeEngine / createWebEngine, which pass it for you. */
+	ort: OrtModule;
+	backend: BackendName;
+	/** Where onnxruntime-web finds its .wasm files; must be on our own origin (never a CDN). */
+	wasmPaths?: string | Record<string, string>;
+	/** WASM threads (onnxruntime-web); 1 in plain Node and in pages without cross-origin isolation. */
+	numThreads?: number;
+	/** Sessions kept alive at once (one per graph variant); the least recently used is released. */
+	maxSessions?: number;
+}
+
+/** DESIGN §4: z' = m z + (1 - m) r on hook_z and hook_post. A mask without replacement means r = 0. */
+export interface Interventions {
+	head_mask?: Tensor; // [B,L,H] or [B,L,H,T]
+	head_repl?: Tensor; // [B,L,H,T,dh]
+	mlp_mask?: Tensor; // [B,L] or [B,L,M]
+	mlp_repl?: Tensor; // [B,L,T,M]
+}
+
+export interface RunOptions {
+	hooks?: readonly HookName[];
+	interventions?: Interventions;
+	/** Per row, the positions whose logits are wanted; logits then have shape [B,P,V]. */
+	positions?: number[][];
+}
+
+export interface RunResult {
+	/** [B,T,V], or [B,P,V] with positions. */
+	logits: Tensor;
+	cache: Map<HookName, Tensor>;
+}
+
+export interface Engine {
+	readonly spec: Spec;
+	/** The backend that actually runs (webgpu may have fallen back to wasm). */
+	readonly backend: BackendName;
+	readonly requestedBackend: BackendName;
+	readonly fallbackReason?: string;
+	run(tokens: number[][], options?: RunOptions): Promise<RunResult>;
+	dispose(): Promise<void>;
+}
+
+function checkWasmPaths(paths: EngineOptions['wasmPaths']): void {
+	const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+	for (const p of typeof paths === 'string' ? [paths] : Object.values(paths ?? {})) {
+		if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) continue; // relative: our origin by construction
+		if (p.startsWith('file://') || (origin && new URL(p).origin === origin)) continue;
+		throw new Error(`wasmPaths: '${p}' is not on this origin; serve the onnxruntime-web .wasm files yourself`);
+	}
+}
+
+function expectShape(name: string, t: Tensor, options: number[][]): void {
+	if (!options.some((s) => s.join() === t.shape.join()))
+		throw new Error(`${name}: shape [${t.shape}] is not ${options.map((s) => `[${s}]`).join(' or ')}`);
+	if (t.data.length !== numel(t.shape)) throw new Error(`${name}: ${t.data.length} values for shape [${t.shape}]`);
+}
+
+/** The graph variant a call needs, and its input tensors (validated against the spec). */
+function prepare(spec: Spec, tokens: number[][], opts: RunOptions) {
+	const { n_layers: L, n_heads: H, d_head: dh, d_mlp: M, d_vocab: V } = spec;
+	const Bn = tokens.length;
+	const Tn = tokens[0]?.length ?? 0;
+	if (Bn === 0 || Tn === 0) throw new Error('run: tokens must be a non-empty [B][T] array');
+	if (tokens.some((row) => row.length !== Tn)) throw new Error('run: token rows must have equal length (pad them)');
+	if (spec.pos !== 'none' && Tn > spec.n_ctx) throw new Error(`run: ${Tn} tokens exceed n_ctx ${spec.n_ctx}`);
+	const ids = new BigInt64Array(Bn * Tn);
+	tokens.flat().forEach((id, i) => {
+		if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`run: token id ${id} is outside the vocabulary [0, ${V})`);
+		ids[i] = BigInt(id);
+	});
+
+	const wanted = new Set(opts.hooks ?? []);
+	const known = allHookNames(spec);
+	for (const h of wanted) if (!known.includes(h)) throw new Error(`run: '${h}' is not a hook point of this model`);
+	const hooks = known.filter((h) => wanted.has(h) && h !== 'logits');
+
+	const iv = opts.interventions ?? {};
+	const floats: Record<string, Tensor> = {};
+	let heads: GraphOptions['heads'] = 'none';
+	let mlps: GraphOptions['mlps'] = 'none';
+	if (iv.head_repl && !iv.head_mask) throw new Error('run: head_repl needs head_mask');
+	if (iv.mlp_repl && !iv.mlp_mask) throw new Error('run: mlp_repl needs mlp_mask');
+	if (iv.head_mask) {
+		expectShape('head_mask', iv.head_mask, [[Bn, L, H], [Bn, L, H, Tn]]);
+		heads = iv.head_mask.shape.length === 3 ? 'head' : 'head_pos';
+		const repl = iv.head_repl ?? { data: new Float32Array(Bn * L * H * Tn * dh), shape: [Bn, L, H, Tn, dh] };
+		expectShape('head_repl', repl, [[Bn, L, H, Tn, dh]]);
+		floats[INPUTS.headMask] = iv.head_mask;
+		floats[INPUTS.headRepl] = repl;
+	}
+	if (iv.mlp_mask) {
+		if (spec.attn_only) throw new Error('run: mlp_mask given but the model is attention-only');
+		expectShape('mlp_mask', iv.mlp_mask, [[Bn, L], [Bn, L, M]]);
+		mlps = iv.mlp_mask.shape.length === 2 ? 'layer' : 'neuron';
+		const repl = iv.mlp_repl ?? { data: new Float32Array(Bn * L * Tn * M), shape: [Bn, L, Tn, M] };
+		expectShape('mlp_repl', repl, [[Bn, L, Tn, M]]);
+		floats[INPUTS.mlpMask] = iv.mlp_mask;
+		floats[INPUTS.mlpRepl] = repl;
+	}
+	let positions: BigInt64Array | undefined;
+	let Pn = 0;
+	if (opts.positions) {
+		Pn = opts.positions[0]?.length ?? 0;
+		if (opts.positions.length !== Bn || Pn === 0 || opts.positions.some((r) => r.length !== Pn))
+			throw new Error(`run: positions must be ${Bn} rows of equal, non-zero length`);
+		positions = BigInt64Array.from(
+			opts.positions.flat().map((p) => {
+				if (!Number.isInteger(p) || p < 0 || p >= Tn) throw new Error(`run: position ${p} is outside [0, ${Tn})`);
+				return BigInt(p);
+			})
+		);
+	}
+	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all' };
+	return { graph, ids, shape: [Bn, Tn], floats, positions, Pn };
+}
+
+const variantKey = (g: GraphOptions): string => `${g.heads}|${g.mlps}|${g.positions}|${(g.hooks ?? []).join(',')}`;
+
+/** An engine for `model` on `options.backend`; webgpu falls back to wasm when it cannot start. */
+export async function createEngine(model: ModelLike, options: EngineOptions): Promise<Engine> {
+	const { ort, spec } = { ort: options.ort, spec: model.spec };
+	const requested = options.backend;
+	if (!BACKENDS[requested]) throw new Error(`backend '${requested}' is not one of ${Object.keys(BACKENDS).join(', ')}`);
+	const runtimeOf = (name: BackendName) => BACKENDS[name].runtime;
+	if (!ort.env.versions[runtimeOf(requested)])
+		throw new Error(`backend '${requested}' needs onnxruntime-${runtimeOf(requested)}; this ort module is another package`);
+	if (runtimeOf(requested) === 'web') {
+		checkWasmPaths(options.wasmPaths);
+		if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
+		if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+	}
+
+	const maxSessions = options.maxSessions ?? 8;
+	const sessions = new Map<string, OrtSession>(); // insertion order = least recently used first
+	let backend = requested;
+	let fallbackReason: string | undefined;
+	let queue: Promise<unknown> = Promise.resolve();
+	let disposed = false;
+
+	const open = (g: GraphOptions, on: BackendName) =>
+		ort.InferenceSession.create(buildGraph(spec, model.weights, g), {
+			executionProviders: BACKENDS[on].executionProviders
+		});
+
+	async function session(g: GraphOptions): Promise<OrtSession> {
+		const key = variantKey(g);
+		let s = sessions.get(key);
+		if (s) sessions.delete(key);
+		else {
+			s = await open(g, backend);
+			while (sessions.size >= maxSessions) {
+				const [oldKey, old] = sessions.entries().next().value as [string, OrtSession];
+				sessions.delete(oldKey);
+				await old.release();
+			}
+		}
+		sessions.set(key, s);
+		return s;
+	}
+
+	// Start on the requested backend with the plain logits graph; fall back when it cannot start.
+	const plain: GraphOptions = { hooks: [], heads: 'none', mlps: 'none', positions: 'all' };
+	const fallback = BACKENDS[requested].fallback;
+	const reason = await BACKENDS[requested].unavailable?.();
+	if (reason && fallback) [backend, fallbackReason] = [fallback, reason];
+	else if (reason) throw new Error(`backend '${requested}': ${reason}`);
+	try {
+		sessions.set(variantKey(plain), await open(plain, backend));
+	} catch (e) {
+		if (backend !== requested || !fallback) throw e;
+		[backend, fallbackReason] = [fallback, `${requested} session failed: ${(e as Error).message}`];
+		sessions.set(variantKey(plain), await open(plain, backend));
+	}
+
+	async function runOnce(tokens: number[][], opts: RunOptions): Promise<RunResult> {
+		if (disposed) throw new Error('run: engine was disposed');
+		const p = prepare(spec, tokens, opts);
+		const s = await session(p.graph);
+		const feeds: Record<string, OrtTensor> = { [INPUTS.tokens]: new ort.Tensor('int64', p.ids, p.shape) };
+		for (const [name, t] of Object.entries(p.floats)) feeds[name] = new ort.Tensor('float32', t.data, t.shape);
+		if (p.positions) feeds[INPUTS.positions] = new ort.Tensor('int64', p.positions, [p.shape[0], p.Pn]);
+		const out = await s.run(feeds);
+		const toTensor = (o: OrtTensor): Tensor => ({ data: o.data as Float32Array, shape: [...o.dims] });
+		const cache = new Map<HookName, Tensor>();
+		for (const h of opts.hooks ?? []) cache.set(h, toTensor(out[h === 'logits' ? 'logits' : h]));
+		const logits = toTensor(out.logits);
+		for (const o of Object.values(out)) o.dispose();
+		return { logits, cache };
+	}
+
+	return {
+		spec,
+		get backend() {
+			return backend;
+		},
+		requestedBackend: requested,
+		get fallbackReason() {
+			return fallbackReason;
+		},
+		// Runs are serialised: onnxruntime-web sessions do not take overlapping runs, and it keeps the LRU simple.
+		run(tokens, opts = {}) {
+			const result = queue.then(() => runOnce(tokens, opts));
+			queue = result.catch(() => undefined);
+			return result;
+		},
+		async dispose() {
+			disposed = true;
+			await queue;
+			const all = [...sessions.values()];
+			sessions.clear();
+			await Promise.all(all.map((s) => s.release()));
+		}
+	};
+}

@@ -57,6 +57,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 		if (p === undefined) {
 			const ids = rawEncode(tk, ch, false, ch);
 			p = unkId !== null && ids.includes(unkId) ? `is not in the tokenizer's vocabulary (it becomes ${unkText})`
+				: !ids.every(Number.isInteger) ? 'is not in the tokenizer\'s vocabulary, which has no unk token'
 				: ids.length === 0 && !/\s/.test(ch) ? 'cannot be encoded (the tokenizer drops it)' : null;
 			charProblem.set(ch, p);
 		}
@@ -75,8 +76,9 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 				pos += ch.length;
 			}
 			const ids = rawEncode(tk, text, addSpecialTokens, text);
-			const at = unkId === null || (unkText !== null && text.includes(unkText)) ? -1 : ids.indexOf(unkId);
-			if (at >= 0) throw new TokenizeError(text, `${JSON.stringify(text)} tokenizes to ${unkText} at token ${at}`);
+			// Characters passed one by one; in context a word-level vocabulary can still miss.
+			const bad = ids.findIndex((id) => !Number.isInteger(id) || (id === unkId && !(unkText && text.includes(unkText))));
+			if (bad >= 0) throw new TokenizeError(text, `${JSON.stringify(text)} has no id for token ${bad} (${JSON.stringify(tk.encode(text).tokens[bad])})`);
 			return ids;
 		},
 		decode: (ids, { skipSpecialTokens = false } = {}) => tk.decode(ids, { skip_special_tokens: skipSpecialTokens }),

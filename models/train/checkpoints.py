@@ -125,6 +125,7 @@ def config_from_spec(s: Spec, extra=None):
                "attention_bias": s.qkv_bias}
     else:
         cfg = {"n_layers": s.n_layers, "d_model": s.d_model, "d_head": s.d_head, "n_heads": s.n_heads,
+               "n_key_value_heads": s.n_kv_heads if s.n_kv_heads != s.n_heads else None,
                "d_mlp": s.d_mlp if not s.attn_only else None, "d_vocab": s.d_vocab, "d_vocab_out": s.d_vocab,
                "n_ctx": s.n_ctx, "act_fn": s.act, "normalization_type": None if s.norm == "None" else s.norm,
                "attn_only": s.attn_only, "positional_embedding_type": s.pos, "rotary_dim": s.rotary_dim or None,

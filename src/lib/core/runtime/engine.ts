@@ -52,6 +52,8 @@ export interface Engine {
 	readonly backend: BackendName;
 	readonly requestedBackend: BackendName;
 	readonly fallbackReason?: string;
+	/** Live onnxruntime sessions (one per graph variant used recently; 0 after dispose). */
+	readonly sessionCount: number;
 	run(tokens: number[][], options?: RunOptions): Promise<RunResult>;
 	dispose(): Promise<void>;
 }
@@ -212,6 +214,9 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		requestedBackend: requested,
 		get fallbackReason() {
 			return fallbackReason;
+		},
+		get sessionCount() {
+			return sessions.size;
 		},
 		// Runs are serialised: onnxruntime-web sessions do not take overlapping runs, and it keeps the LRU simple.
 		run(tokens, opts = {}) {

@@ -1,0 +1,74 @@
+// The graph builder's contract, read back from the ONNX bytes: only requested hooks become outputs
+// (with dynamic B/T dims), intervention inputs exist only when asked for, and bad weights are refused.
+import onnxProto from 'onnx-proto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { folderSource } from '../../src/cli/node-source';
+import { buildGraph } from '../../src/lib/core/graph';
+import { loadModel, type LoadedModel } from '../../src/lib/core/model/index';
+import { readFixture } from './fixtures';
+
+const { onnx } = onnxProto;
+
+/** name -> dims as written (numbers, or dimParam strings). */
+function signature(bytes: Uint8Array) {
+	const model = onnx.ModelProto.decode(bytes);
+	const dims = (v: onnxProto.onnx.IValueInfoProto) =>
+		v.type!.tensorType!.shape!.dim!.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
+	return {
+		opset: Number(model.opsetImport[0].version),
+		inputs: Object.fromEntries(model.graph!.input!.map((v) => [v.name, dims(v)])),
+		outputs: Object.fromEntries(model.graph!.output!.map((v) => [v.name, dims(v)]))
+	};
+}
+
+let gpt2: LoadedModel;
+let attnOnly: LoadedModel;
+beforeAll(async () => {
+	gpt2 = await loadModel(folderSource(readFixture('tiny-gpt2').modelDir));
+	attnOnly = await loadModel(folderSource(readFixture('tl-lnpre-attn-only').modelDir));
+});
+
+describe('buildGraph', () => {
+	it('has only tokens in and logits out by default, with dynamic batch and length', () => {
+		const sig = signature(buildGraph(gpt2.spec, gpt2.weights));
+		expect(sig.opset).toBeLessThanOrEqual(20);
+		expect(sig.inputs).toEqual({ tokens: ['B', 'T'] });
+		expect(sig.outputs).toEqual({ logits: ['B', 'T', 21] });
+	});
+
+	it('adds exactly the requested hooks as outputs, shaped as DESIGN §3', () => {
+		const hooks = ['blocks.1.attn.hook_pattern', 'blocks.0.attn.hook_result', 'blocks.0.mlp.hook_post', 'hook_pos_embed'] as const;
+		const sig = signature(buildGraph(gpt2.spec, gpt2.weights, { hooks }));
+		expect(sig.outputs).toEqual({
+			hook_pos_embed: ['B', 'T', 16],
+			'blocks.0.attn.hook_result': ['B', 'T', 4, 16],
+			'blocks.0.mlp.hook_post': ['B', 'T', 32],
+			'blocks.1.attn.hook_pattern': ['B', 4, 'T', 'T'],
+			logits: ['B', 'T', 21]
+		});
+	});
+
+	it('declares intervention inputs only for the kinds asked for', () => {
+		const head = signature(buildGraph(gpt2.spec, gpt2.weights, { heads: 'head', mlps: 'neuron' }));
+		expect(head.inputs).toEqual({
+			tokens: ['B', 'T'],
+			head_mask: ['B', 2, 4],
+			head_repl: ['B', 2, 4, 'T', 4],
+			mlp_mask: ['B', 2, 32],
+			mlp_repl: ['B', 2, 'T', 32]
+		});
+		const pos = signature(buildGraph(gpt2.spec, gpt2.weights, { heads: 'head_pos', mlps: 'layer', positions: 'gather' }));
+		expect(pos.inputs).toMatchObject({ head_mask: ['B', 2, 4, 'T'], mlp_mask: ['B', 2], positions: ['B', 'P'] });
+		expect(pos.outputs).toEqual({ logits: ['B', 'P', 21] });
+	});
+
+	it('refuses missing or misshapen weights, unknown hooks and MLP interventions without an MLP', () => {
+		const missing = new Map(gpt2.weights);
+		missing.delete('blocks.1.W_K');
+		expect(() => buildGraph(gpt2.spec, missing)).toThrow(/missing weight 'blocks.1.W_K'/);
+		const bad = new Map(gpt2.weights).set('W_E', { data: new Float32Array(4), shape: [2, 2] });
+		expect(() => buildGraph(gpt2.spec, bad)).toThrow(/'W_E' has shape \[2,2\], expected \[21,16\]/);
+		expect(() => buildGraph(gpt2.spec, gpt2.weights, { hooks: ['blocks.5.hook_resid_post'] })).toThrow(/not a hook point/);
+		expect(() => buildGraph(attnOnly.spec, attnOnly.weights, { mlps: 'layer' })).toThrow(/attn_only/);
+	});
+});

@@ -15,6 +15,7 @@ import { readCheckpoint } from './weights';
 
 export { ModelLoadError, TokenizeError } from './errors';
 export type { ArithTokenizer } from './tokenizer';
+export { urlSource, hubSource, filesSource, CACHE_NAME, type CacheLike, type HttpOptions } from './sources';
 
 /** Where a model's files come from. `read` resolves to null when the file does not exist. */
 export interface FileSource {

@@ -26,3 +26,27 @@ export function manifests(): Manifest[] {
 
 export const modelDir = (m: Manifest) => join(ROOT, m.model);
 export const tinyModelDirs = () => readdirSync(join(FIXTURES, 'models'));
+
+/** The files of a fixture model folder, by name, for building mutated in-memory copies. */
+export function folderFiles(name: string): Map<string, Uint8Array> {
+	const dir = join(FIXTURES, 'models', name);
+	return new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+}
+
+/** Split a safetensors file into its JSON header and data bytes (no validation: for building test inputs). */
+export function splitSafetensors(bytes: Uint8Array): { header: Record<string, any>; data: Uint8Array } {
+	const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+	return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))), data: bytes.subarray(8 + n) };
+}
+
+export function joinSafetensors(header: unknown, data: Uint8Array): Uint8Array {
+	const head = new TextEncoder().encode(JSON.stringify(header));
+	const out = new Uint8Array(8 + head.length + data.length);
+	new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+	out.set(head, 8);
+	out.set(data, 8 + head.length);
+	return out;
+}
+
+export const jsonBytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+export const parseBytes = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));

@@ -26,11 +26,11 @@ export function parseSafetensors(file: string, buf: Uint8Array): Map<string, Raw
 	};
 	if (buf.length < 8) fail(`truncated: ${buf.length} bytes, a safetensors file starts with an 8-byte header length`);
 	const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-	const low = view.getUint32(0, true);
-	const high = view.getUint32(4, true);
+	const length = view.getBigUint64(0, true);
 	const available = buf.length - 8;
-	if (high !== 0 || low > available) fail(`header length ${high * 2 ** 32 + low} is beyond the file (${available} bytes after the length)`);
-	if (low > MAX_HEADER_BYTES) fail(`header length ${low} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+	if (length > BigInt(available)) fail(`header length ${length} is beyond the file (${available} bytes after the length)`);
+	if (length > MAX_HEADER_BYTES) fail(`header length ${length} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+	const low = Number(length);
 	let header: unknown;
 	try {
 		header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + low)));

@@ -36,6 +36,8 @@ def spec_from_config(cfg):
         H = _need(cfg, "n_head")
         if cfg.get("scale_attn_by_inverse_layer_idx") or cfg.get("reorder_and_upcast_attn"):
             raise CheckpointError("config.json: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported")
+        if not cfg.get("scale_attn_weights", True):
+            raise CheckpointError("config.json: scale_attn_weights false is not supported (only true)")
         return Spec(family="gpt2", n_layers=_need(cfg, "n_layer"), d_model=D, n_heads=H, n_kv_heads=H,
                     d_head=D // H, d_mlp=cfg.get("n_inner") or 4 * D, d_vocab=_need(cfg, "vocab_size"),
                     n_ctx=_need(cfg, "n_positions"), norm="LN", eps=cfg.get("layer_norm_epsilon", 1e-5),
@@ -49,6 +51,8 @@ def spec_from_config(cfg):
         if rs and rs.get("rope_type", rs.get("type")) not in (None, "default"):
             raise CheckpointError("config.json: rope_scaling is not supported (only default RoPE)")
         bias = True if mt == "qwen2" else bool(cfg.get("attention_bias", False))
+        if cfg.get("mlp_bias"):  # HF then gives gate_proj a bias too, which the canonical set has no slot for
+            raise CheckpointError("config.json: mlp_bias true is not supported (only false)")
         return Spec(family=mt, n_layers=_need(cfg, "num_hidden_layers"), d_model=D, n_heads=H,
                     n_kv_heads=cfg.get("num_key_value_heads") or H, d_head=dh,
                     d_mlp=_need(cfg, "intermediate_size"), d_vocab=_need(cfg, "vocab_size"),

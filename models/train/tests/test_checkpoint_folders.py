@@ -117,3 +117,15 @@ def test_folder_without_weights_fails_clearly(tmp_path):
     os.remove(tmp_path / "model.safetensors")
     with pytest.raises(checkpoints.CheckpointError, match="model.safetensors"):
         checkpoints.load_folder(tmp_path)
+
+
+@pytest.mark.parametrize("cfg, field", [
+    ({"model_type": "llama", "mlp_bias": True}, "mlp_bias"),  # HF would add a gate_proj bias: no canonical slot
+    ({"model_type": "gpt2", "scale_attn_weights": False}, "scale_attn_weights"),
+    ({"model_type": "llama", "rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope_scaling"),
+])
+def test_configs_the_forward_cannot_honour_are_rejected(cfg, field):
+    full = {"n_embd": 8, "n_head": 2, "n_layer": 1, "n_positions": 8, "vocab_size": 10, "hidden_size": 8,
+            "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 16, **cfg}
+    with pytest.raises(checkpoints.CheckpointError, match=rf"config\.json: {field}"):
+        checkpoints.spec_from_config(full)

@@ -20,25 +20,34 @@ FORMATS = {"add": add_example, "mul": mul_example}
 
 def counterfactual(op, a, b, rng, tries=200):
     """Change one operand, keeping its digit count (so the prompt keeps its token count), so that
-    the answer keeps its length and its first answer token changes (logit diff needs both)."""
+    the first answer token changes (logit diff and path patching score that token). Among those,
+    prefer a counterfactual whose answer keeps its length; e.g. 999+1=1000 has no same-length
+    counterfactual with another leading digit, so it takes a 3-digit sum instead."""
     make = FORMATS[op]
     prompt, answer = make(a, b)
-    lo_hi = (lambda v: (0, 99)) if op == "mul" else (lambda v: (10 ** (len(str(v)) - 1) if v >= 10 else 0, 10 ** len(str(v)) - 1))
-    best = None
+
+    def digit_range(v):
+        if op == "mul":
+            return 0, 99
+        return (10 ** (len(str(v)) - 1) if v >= 10 else 0), 10 ** len(str(v)) - 1
+
+    first_changed = any_changed = None
     for _ in range(tries):
         if rng.random() < 0.5:
-            lo, hi = lo_hi(b)
+            lo, hi = digit_range(b)
             a2, b2 = a, rng.randint(lo, hi)
         else:
-            lo, hi = lo_hi(a)
+            lo, hi = digit_range(a)
             a2, b2 = rng.randint(lo, hi), b
         p2, ans2 = make(a2, b2)
         if len(p2) != len(prompt) or ans2 == answer:
             continue
-        if len(ans2) == len(answer) and ans2[0] != answer[0]:
-            return a2, b2
-        best = best or (a2, b2)
-    return best
+        if ans2[0] != answer[0]:
+            if len(ans2) == len(answer):
+                return a2, b2
+            first_changed = first_changed or (a2, b2)
+        any_changed = any_changed or (a2, b2)
+    return first_changed or any_changed
 
 
 def column_subtasks(a, b, n_answer_digits):

@@ -126,6 +126,8 @@ def main():
     ap.add_argument("name", choices=sorted(PRESETS))
     ap.add_argument("--out", help="output folder (default models/<name>)")
     ap.add_argument("--steps", type=int, help="override the preset's step count")
+    ap.add_argument("--heldout-only", action="store_true",
+                    help="only rewrite heldout.jsonl (same split, same seed) next to an existing model")
     ap.add_argument("--threads", type=int, default=1, help="1 is fastest for these small matrices")
     args = ap.parse_args()
     preset = dict(PRESETS[args.name])
@@ -138,6 +140,9 @@ def main():
     spec, op = preset["spec"], preset["op"]
 
     train_set, held = build_dataset(preset, rng)
+    if args.heldout_only:
+        write_heldout(out, op, held[:preset.get("heldout_file", len(held))], preset["seed"])
+        return
     T = spec.n_ctx
     ids, aidx = encode_problems(op, train_set, T + 1)
     hold_ids, hold_aidx = encode_problems(op, held, T + 1)

@@ -72,6 +72,7 @@ function hfSpec(cfg: Config): Spec {
 		const H = int(cfg, 'n_head');
 		if (get(cfg, 'scale_attn_by_inverse_layer_idx') || get(cfg, 'reorder_and_upcast_attn'))
 			fail('scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported');
+		if (!bool(cfg, 'scale_attn_weights', true)) fail('scale_attn_weights false is not supported (only true)');
 		if (H === 0 || D % H !== 0) fail(`n_embd ${D} is not a multiple of n_head ${H}`);
 		// GPT-2 has biases everywhere and a learned position table; Conv1D layout is handled in checkpoints/gpt2.ts.
 		return { ...DEFAULTS, family: 'gpt2', n_layers: int(cfg, 'n_layer'), d_model: D, n_heads: H, n_kv_heads: H,
@@ -90,12 +91,14 @@ function hfSpec(cfg: Config): Spec {
 		}
 		// Qwen2 always has q/k/v biases and never an o_proj bias; Llama has both or neither (attention_bias).
 		const bias = mt === 'qwen2' ? true : bool(cfg, 'attention_bias', false);
+		// With mlp_bias HF gives gate_proj a bias too, which the canonical weights have no slot for.
+		if (bool(cfg, 'mlp_bias', false)) fail('mlp_bias true is not supported (only false)');
 		return { ...DEFAULTS, family: mt, n_layers: int(cfg, 'num_hidden_layers'), d_model: D, n_heads: H,
 			n_kv_heads: intOr(cfg, 'num_key_value_heads', H), d_head: dh, d_mlp: int(cfg, 'intermediate_size'),
 			d_vocab: int(cfg, 'vocab_size'), n_ctx: int(cfg, 'max_position_embeddings', 2048), norm: 'RMS',
 			eps: num(cfg, 'rms_norm_eps', 1e-6), act: act(cfg, 'hidden_act', 'silu'), gated: true, pos: 'rotary',
 			rotary_dim: dh, rotary_base: num(cfg, 'rope_theta', 10000), qkv_bias: bias,
-			o_bias: mt === 'llama' ? bias : false, mlp_bias: bool(cfg, 'mlp_bias', false),
+			o_bias: mt === 'llama' ? bias : false, mlp_bias: false,
 			tied: bool(cfg, 'tie_word_embeddings', false) };
 	}
 	if (mt === 'gpt_neox') {
@@ -120,7 +123,9 @@ function hfSpec(cfg: Config): Spec {
 }
 
 function tlSpec(cfg: Config): Spec {
-	const norm = oneOf('normalization_type', get(cfg, 'normalization_type') ?? 'None', ['LN', 'LNPre', 'RMS', 'None'] as Norm[]);
+	// HookedTransformerConfig's defaults: a missing normalization_type is LN, an explicit null is none.
+	const normType = 'normalization_type' in cfg ? cfg.normalization_type || 'None' : 'LN';
+	const norm = oneOf('normalization_type', normType, ['LN', 'LNPre', 'RMS', 'None'] as Norm[]);
 	const pos = oneOf('positional_embedding_type', get(cfg, 'positional_embedding_type') ?? 'standard', ['standard', 'rotary'] as Positional[]);
 	// Options of HookedTransformer that change the forward in ways the engine does not implement.
 	if (get(cfg, 'rotary_adjacent_pairs') === true) fail("rotary_adjacent_pairs: true is not supported (only rotate_half RoPE)");
@@ -128,14 +133,17 @@ function tlSpec(cfg: Config): Spec {
 	if (Array.isArray(types) && types.some((t) => t !== 'global')) fail("attn_types other than 'global' (local attention) are not supported");
 	const H = int(cfg, 'n_heads');
 	const dh = int(cfg, 'd_head');
-	// TransformerLens divides scores by attn_scale (default sqrt(d_head)) unless use_attn_scale is false.
-	const scaleSet = num(cfg, 'attn_scale', 0);
-	const scale = bool(cfg, 'use_attn_scale', true) ? scaleSet || Math.sqrt(dh) : 1;
+	const attnOnly = bool(cfg, 'attn_only', false);
+	// TransformerLens's sentinels: attn_scale -1 (or unset) means sqrt(d_head), and scores are divided
+	// by it unless use_attn_scale is false; d_mlp null means 4 * d_model; rotary_dim null means d_head.
+	const scaleSet = num(cfg, 'attn_scale', -1);
+	const scale = bool(cfg, 'use_attn_scale', true) ? (scaleSet > 0 ? scaleSet : Math.sqrt(dh)) : 1;
 	return { ...DEFAULTS, family: 'transformer_lens', n_layers: int(cfg, 'n_layers'), d_model: int(cfg, 'd_model'),
-		n_heads: H, n_kv_heads: intOr(cfg, 'n_key_value_heads', H), d_head: dh, d_mlp: intOr(cfg, 'd_mlp', 0),
+		n_heads: H, n_kv_heads: intOr(cfg, 'n_key_value_heads', H), d_head: dh,
+		d_mlp: intOr(cfg, 'd_mlp', attnOnly ? 0 : 4 * int(cfg, 'd_model')),
 		d_vocab: int(cfg, 'd_vocab'), n_ctx: int(cfg, 'n_ctx'), norm, eps: num(cfg, 'eps', 1e-5),
-		act: act(cfg, 'act_fn', 'relu'), gated: bool(cfg, 'gated_mlp', false), attn_only: bool(cfg, 'attn_only', false),
-		pos, rotary_dim: intOr(cfg, 'rotary_dim', 0), rotary_base: num(cfg, 'rotary_base', 10000),
+		act: act(cfg, 'act_fn', 'relu'), gated: bool(cfg, 'gated_mlp', false), attn_only: attnOnly,
+		pos, rotary_dim: intOr(cfg, 'rotary_dim', pos === 'rotary' ? dh : 0), rotary_base: num(cfg, 'rotary_base', 10000),
 		parallel: bool(cfg, 'parallel_attn_mlp', false), unembed_bias: true, attn_scale: scale };
 }
 

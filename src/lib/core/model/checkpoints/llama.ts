@@ -1,7 +1,8 @@
 // Llama and Qwen2 checkpoints -> canonical weights. Both use nn.Linear ([out, in]) with separate
 // q/k/v projections; with grouped-query attention k_proj and v_proj have n_kv_heads * d_head rows.
 // Qwen2 always has q/k/v biases (no o_proj bias); Llama has q/k/v/o biases iff attention_bias.
-// The MLP is SwiGLU: down(silu(gate(x)) * up(x)), so up_proj is W_in and gate_proj is W_gate.
+// The MLP is SwiGLU: down(silu(gate(x)) * up(x)), so up_proj is W_in and gate_proj is W_gate
+// (without biases: config.ts refuses mlp_bias).
 import type { Spec } from '../spec';
 import type { Tensor } from '../tensor';
 import { permute, reshape, transpose, type CheckpointReader } from './ops';
@@ -27,10 +28,6 @@ export function llamaWeights(s: Spec, ckpt: CheckpointReader): Map<string, Tenso
 		w.set(p + 'W_gate', transpose(ckpt.get(c + 'mlp.gate_proj.weight', [M, D])));
 		w.set(p + 'W_in', transpose(ckpt.get(c + 'mlp.up_proj.weight', [M, D])));
 		w.set(p + 'W_out', transpose(ckpt.get(c + 'mlp.down_proj.weight', [D, M])));
-		if (s.mlp_bias) {
-			w.set(p + 'b_in', ckpt.get(c + 'mlp.up_proj.bias', [M]));
-			w.set(p + 'b_out', ckpt.get(c + 'mlp.down_proj.bias', [D]));
-		}
 	}
 	w.set('ln_final.w', ckpt.get('model.norm.weight', [D]));
 	if (!s.tied) w.set('W_U', transpose(ckpt.get('lm_head.weight', [V, D])));

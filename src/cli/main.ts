@@ -1,0 +1,69 @@
+// Entry of `npx arithlens` (bin/arithlens.js): picks the command and turns errors into exit codes, 2 with
+// a one-line reason for bad input, 1 with the stack for anything else. Commands load on demand so
+// --help answers without loading onnxruntime.
+import { EXIT, InputError, isBadInput } from './errors';
+
+interface Command {
+	summary: string;
+	load(): Promise<{ HELP: string; run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+	capture: {
+		summary: 'run a prompt once; write its logits and hook activations (.safetensors or .json)',
+		load: () => import('./commands/capture')
+	}
+};
+
+const HELP = `Usage: arithlens <command> [options]
+
+Interpretability of arithmetic circuits in small language models, from the command line.
+
+Commands:
+${Object.entries(COMMANDS)
+	.map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+	.join('\n')}
+
+  arithlens <command> --help   options of a command
+  arithlens --version          the arithlens version
+
+Models: a local folder (Hugging Face layout with config.json, model.safetensors, tokenizer.json;
+or a TransformerLens folder) or a hub id (owner/name). Exit status: 0 success, 2 bad input, 1 failure.
+`;
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
+export async function main(argv: string[]): Promise<number> {
+	const [name, ...rest] = argv;
+	try {
+		if (name === undefined) {
+			process.stderr.write(HELP);
+			return EXIT.badInput;
+		}
+		if (name === '--help' || name === '-h') {
+			process.stdout.write(HELP);
+			return EXIT.ok;
+		}
+		if (name === '--version') {
+			const { readFileSync } = await import('node:fs');
+			process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
+			return EXIT.ok;
+		}
+		if (name === 'help' && rest.length <= 1) {
+			const command = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+			if (rest[0] !== undefined && !command) throw new InputError(`unknown command '${rest[0]}' (see 'arithlens --help')`);
+			process.stdout.write(command ? (await command.load()).HELP : HELP);
+			return EXIT.ok;
+		}
+		const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+		if (!command) throw new InputError(`unknown command '${name}' (see 'arithlens --help')`);
+		return await (await command.load()).run(rest);
+	} catch (e) {
+		if (isBadInput(e)) {
+			process.stderr.write(`arithlens: ${oneLine((e as Error).message)}\n`);
+			return EXIT.badInput;
+		}
+		process.stderr.write(`arithlens: ${(e as Error)?.stack ?? String(e)}\n`);
+		return EXIT.failure;
+	}
+}

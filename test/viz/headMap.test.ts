@@ -94,6 +94,15 @@ describe('headMap', () => {
 		expect(tip).toEqual(['Layer 2, head 3', 'drop −0.987', `rank ${L * H} of ${L * H}`]);
 	});
 
+	it('leaves unmeasured (null/NaN) heads unranked and uncoloured', () => {
+		const { svg } = headMap(fresh(), { heads: [[0.2, null], [Number.NaN, -0.1]] }, { topK: 3 });
+		expect(at(svg, 0, 1).getAttribute('data-score')).toBe('NaN');
+		expect(at(svg, 0, 1).getAttribute('fill')).toBe('none');
+		expect(at(svg, 1, 0).hasAttribute('data-rank')).toBe(false);
+		expect(svg.querySelectorAll('[data-top-k]')).toHaveLength(2);
+		expect(at(svg, 1, 1).getAttribute('data-rank')).toBe('2');
+	});
+
 	it('keeps focus on the same cell across update(), and destroy() removes its svg', () => {
 		const div = fresh();
 		const h = headMap(div, { heads });

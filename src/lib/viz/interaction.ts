@@ -164,15 +164,19 @@ export function interactiveGrid(svg: SVGSVGElement, tooltip: Tooltip, opts: Grid
 		(cell as SVGElement).focus();
 		opts.onActivate?.(cell);
 	}
+	// Focus listeners go on the cells, not the root: Chromium makes any SVG element with focus
+	// listeners focusable, which would add the whole <svg> as an extra tab stop.
 	const listeners: [string, (e: Event) => void][] = [
 		['keydown', onKey],
-		['focusin', onFocusIn],
-		['focusout', onFocusOut],
 		['mouseover', onOver],
 		['mouseleave', onLeave],
 		['click', onClick]
 	];
 	for (const [t, f] of listeners) svg.addEventListener(t, f);
+	for (const c of cells) {
+		c.addEventListener('focus', onFocusIn);
+		c.addEventListener('blur', onFocusOut);
+	}
 	return {
 		focusAt(row, col) {
 			const e = at.get(`${row},${col}`);
@@ -185,6 +189,10 @@ export function interactiveGrid(svg: SVGSVGElement, tooltip: Tooltip, opts: Grid
 		},
 		destroy() {
 			for (const [t, f] of listeners) svg.removeEventListener(t, f);
+			for (const c of cells) {
+				c.removeEventListener('focus', onFocusIn);
+				c.removeEventListener('blur', onFocusOut);
+			}
 		}
 	};
 }

@@ -1,0 +1,50 @@
+// Human labels for answer positions and scan methods. Answer positions are answer tokens, first
+// written first; with a padded answer each is a fixed place value (units first when reversed), so
+// it is labelled by its digit, otherwise only by its order.
+import { digitAtAnswerPosition, type Task } from '$lib/core/tasks';
+import type { ScanMethod } from '$lib/workers/protocol';
+
+const SUP = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+const power = (k: number) => `10${[...String(k)].map((d) => SUP[Number(d)]).join('')}`;
+const ordinal = (i: number) => `${i + 1}${['st', 'nd', 'rd'][i] ?? 'th'}`;
+
+/** A label per answer position 0..P-1 for prompts of `task` (null: a prompt file, order only). */
+export function answerPositionLabels(task: Task | null, P: number): string[] {
+	const prefix = task ? [...task.answerPrefix].length : 0;
+	return Array.from({ length: P }, (_, i) => {
+		if (!task) return `${ordinal(i)} token`;
+		const d = i - prefix;
+		if (d < 0) return `prefix ${JSON.stringify(task.answerPrefix[i])}`;
+		if (task.answerWidth > 0) {
+			if (d < task.answerWidth) return `digit ${power(digitAtAnswerPosition(d, task.answerWidth, task.reversed))}`;
+			return task.eos && d === task.answerWidth ? '<eos>' : `${ordinal(i)} token`;
+		}
+		return `${ordinal(d)} ${task.eos ? 'token' : 'digit'}`;
+	});
+}
+
+export const METHOD_LABELS: Record<ScanMethod, string> = {
+	zero: 'Zero ablation',
+	mean: 'Mean ablation',
+	resample: 'Resample ablation',
+	patch: 'Activation patching',
+	path: 'Path patching to logits'
+};
+
+/** What a method's score means, for legends and tooltips. */
+export const METHOD_SCORE_LABELS: Record<ScanMethod, string> = {
+	zero: 'logprob drop',
+	mean: 'logprob drop',
+	resample: 'logprob drop',
+	patch: 'restored fraction',
+	path: 'answer logit change'
+};
+
+/** Path patching's relative change is negative for key heads; the others rank high-first. */
+export const METHOD_RANK_BY: Record<ScanMethod, 'score' | 'abs'> = {
+	zero: 'score',
+	mean: 'score',
+	resample: 'score',
+	patch: 'score',
+	path: 'abs'
+};

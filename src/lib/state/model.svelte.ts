@@ -1,0 +1,148 @@
+// The loaded model: where it came from, download/build progress, the backend that actually runs
+// (and why, when it is not the one asked for), and its accuracy on the current prompt set.
+import type { PromptRecord } from '$lib/core/tasks';
+import type { TrainingLog } from '$lib/viz/lossCurves';
+import { ABORT, type EngineClient } from '$lib/workers/engineClient';
+import type { Accuracy, BackendChoice, LoadProgress, ModelInfo, ModelSourceSpec } from '$lib/workers/protocol';
+import type { ModelRef } from './viewUrl';
+
+export interface BundledModel {
+	id: string;
+	family: string;
+	task: string;
+	description: string;
+}
+
+export interface Catalog {
+	default: string;
+	models: BundledModel[];
+}
+
+/** A model to load: one the URL can name, or a folder the user dropped. */
+export type ModelChoice = ModelRef | { kind: 'files'; files: { path: string; file: Blob }[]; label: string };
+
+export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+/** Bundled models live next to the page (build/models/, or /models/ in dev). */
+export const bundledUrl = (id: string): string => new URL(`models/${id}/`, document.baseURI).href.replace(/\/$/, '');
+
+function describe(choice: ModelChoice): string {
+	if (choice.kind === 'bundled') return choice.id;
+	if (choice.kind === 'url') return choice.url;
+	if (choice.kind === 'hub') return `${choice.id}@${choice.revision}`;
+	return choice.label;
+}
+
+function sourceSpec(choice: ModelChoice): ModelSourceSpec {
+	if (choice.kind === 'bundled') return { kind: 'url', url: bundledUrl(choice.id), label: choice.id };
+	if (choice.kind === 'url') return { kind: 'url', url: new URL(choice.url, document.baseURI).href, label: choice.url };
+	return choice;
+}
+
+export class ModelState {
+	catalog = $state.raw<Catalog | null>(null);
+	catalogError = $state('');
+	/** The model asked for last; null for dropped files, which a link cannot name. */
+	ref = $state.raw<ModelRef | null>(null);
+	label = $state('');
+	status = $state<LoadStatus>('idle');
+	progress = $state.raw<LoadProgress | null>(null);
+	info = $state.raw<ModelInfo | null>(null);
+	error = $state('');
+	backendChoice = $state<BackendChoice>('auto');
+	switchingBackend = $state(false);
+	accuracy = $state.raw<Accuracy | null>(null);
+	evaluating = $state(false);
+	accuracyError = $state('');
+	trainingLog = $state.raw<TrainingLog | null>(null);
+
+	#client: EngineClient;
+	#evalAbort: AbortController | null = null;
+	#loadSeq = 0;
+
+	constructor(client: EngineClient) {
+		this.#client = client;
+	}
+
+	get ready(): boolean {
+		return this.status === 'ready' && this.info !== null;
+	}
+
+	/** The catalog entry of the loaded bundled model, if it is one. */
+	get bundled(): BundledModel | null {
+		const ref = this.ref;
+		return ref?.kind === 'bundled' ? (this.catalog?.models.find((m) => m.id === ref.id) ?? null) : null;
+	}
+
+	async loadCatalog(): Promise<Catalog | null> {
+		try {
+			const res = await fetch(new URL('models/index.json', document.baseURI));
+			if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);
+			this.catalog = (await res.json()) as Catalog;
+		} catch (e) {
+			this.catalogError = (e as Error).message;
+		}
+		return this.catalog;
+	}
+
+	/** Load a model and build its engine; resolves true when this load (not a later one) succeeded. */
+	async load(choice: ModelChoice): Promise<boolean> {
+		const seq = ++this.#loadSeq;
+		this.#evalAbort?.abort();
+		this.ref = choice.kind === 'files' ? null : choice;
+		this.label = describe(choice);
+		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null });
+		if (choice.kind === 'bundled') void this.#loadTrainingLog(choice.id, seq);
+		try {
+			const info = await this.#client.call('load', { source: sourceSpec(choice), backend: this.backendChoice }, {
+				onProgress: (p) => seq === this.#loadSeq && (this.progress = p)
+			});
+			if (seq !== this.#loadSeq) return false;
+			Object.assign(this, { info, status: 'ready', progress: null });
+			return true;
+		} catch (e) {
+			if (seq === this.#loadSeq) Object.assign(this, { status: 'error', error: (e as Error).message, progress: null });
+			return false;
+		}
+	}
+
+	/** Rebuild the engine on another backend; the accuracy is measured again by the caller. */
+	async setBackend(choice: BackendChoice): Promise<boolean> {
+		this.backendChoice = choice;
+		if (!this.ready) return false;
+		this.switchingBackend = true;
+		try {
+			const b = await this.#client.call('setBackend', { backend: choice });
+			this.info = { ...this.info!, ...b, reason: b.reason };
+			return true;
+		} catch (e) {
+			this.error = (e as Error).message;
+			return false;
+		} finally {
+			this.switchingBackend = false;
+		}
+	}
+
+	async evaluate(prompts: PromptRecord[]): Promise<void> {
+		this.#evalAbort?.abort();
+		const abort = (this.#evalAbort = new AbortController());
+		this.evaluating = true;
+		this.accuracyError = '';
+		try {
+			this.accuracy = await this.#client.call('evaluate', { prompts: $state.snapshot(prompts) as PromptRecord[] }, { signal: abort.signal });
+		} catch (e) {
+			if ((e as Error).name !== ABORT) [this.accuracy, this.accuracyError] = [null, (e as Error).message];
+		} finally {
+			if (this.#evalAbort === abort) this.evaluating = false;
+		}
+	}
+
+	async #loadTrainingLog(id: string, seq: number) {
+		try {
+			const res = await fetch(`${bundledUrl(id)}/training_log.json`);
+			if (res.ok && seq === this.#loadSeq) this.trainingLog = (await res.json()) as TrainingLog;
+		} catch {
+			// no training log: the curves panel says so
+		}
+	}
+}

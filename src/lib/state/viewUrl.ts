@@ -1,0 +1,104 @@
+// The dashboard's view as URL search parameters, so a link reproduces it: which model (bundled id,
+// served folder URL or hub id@revision), backend, task spec, n, seed, scan method, selected head,
+// top-k and the chosen prompt. Parsing is lenient: a bad value is dropped (and reported), never fatal.
+import type { BackendChoice, ScanMethod } from '$lib/workers/protocol';
+import { SCAN_METHODS } from '$lib/workers/protocol';
+
+/** A model the URL can name. Dropped local files cannot be linked to. */
+export type ModelRef =
+	| { kind: 'bundled'; id: string }
+	| { kind: 'url'; url: string }
+	| { kind: 'hub'; id: string; revision: string };
+
+export interface View {
+	model: ModelRef | null;
+	backend: BackendChoice;
+	task: string | null;
+	n: number;
+	seed: number;
+	method: ScanMethod;
+	head: { layer: number; head: number } | null;
+	topK: number;
+	prompt: number;
+}
+
+export const DEFAULT_VIEW: View = {
+	model: null,
+	backend: 'auto',
+	task: null,
+	n: 64,
+	seed: 0,
+	method: 'mean',
+	head: null,
+	topK: 5,
+	prompt: 0
+};
+
+export const MAX_PROMPTS = 2000;
+const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
+
+export function modelRefToParam(ref: ModelRef): string {
+	if (ref.kind === 'bundled') return ref.id;
+	if (ref.kind === 'url') return `url:${ref.url}`;
+	return `hub:${ref.id}@${ref.revision}`;
+}
+
+export function modelRefFromParam(text: string): ModelRef | null {
+	if (text.startsWith('url:')) return text.length > 4 ? { kind: 'url', url: text.slice(4) } : null;
+	if (text.startsWith('hub:')) {
+		const m = /^hub:([\w.-]+(?:\/[\w.-]+)?)(?:@(.+))?$/.exec(text);
+		return m ? { kind: 'hub', id: m[1], revision: m[2] ?? 'main' } : null;
+	}
+	return /^[\w.-]+$/.test(text) ? { kind: 'bundled', id: text } : null;
+}
+
+export function sameModel(a: ModelRef | null, b: ModelRef | null): boolean {
+	return (a && modelRefToParam(a)) === (b && modelRefToParam(b));
+}
+
+/** Only values that differ from the defaults are written, so links stay short. */
+export function viewToParams(view: View): URLSearchParams {
+	const p = new URLSearchParams();
+	if (view.model) p.set('model', modelRefToParam(view.model));
+	if (view.backend !== DEFAULT_VIEW.backend) p.set('backend', view.backend);
+	if (view.task) p.set('task', view.task);
+	if (view.n !== DEFAULT_VIEW.n) p.set('n', String(view.n));
+	if (view.seed !== DEFAULT_VIEW.seed) p.set('seed', String(view.seed));
+	if (view.method !== DEFAULT_VIEW.method) p.set('method', view.method);
+	if (view.head) p.set('head', `${view.head.layer}.${view.head.head}`);
+	if (view.topK !== DEFAULT_VIEW.topK) p.set('k', String(view.topK));
+	if (view.prompt !== DEFAULT_VIEW.prompt) p.set('prompt', String(view.prompt));
+	return p;
+}
+
+const int = (text: string | null, min: number, max: number): number | null => {
+	if (text === null || !/^-?\d+$/.test(text)) return null;
+	const v = Number(text);
+	return v >= min && v <= max ? v : null;
+};
+
+/** The view a URL asks for, plus the parameters it had to ignore (shown to the user). */
+export function viewFromParams(p: URLSearchParams): { view: View; ignored: string[] } {
+	const view: View = { ...DEFAULT_VIEW };
+	const ignored: string[] = [];
+	const take = <T>(key: string, parse: (v: string) => T | null, set: (v: T) => void) => {
+		const raw = p.get(key);
+		if (raw === null) return;
+		const v = parse(raw);
+		if (v === null) ignored.push(`${key}=${raw}`);
+		else set(v);
+	};
+	take('model', modelRefFromParam, (v) => (view.model = v));
+	take('backend', (v) => (BACKENDS.includes(v as BackendChoice) ? (v as BackendChoice) : null), (v) => (view.backend = v));
+	take('task', (v) => (v.trim() ? v : null), (v) => (view.task = v));
+	take('n', (v) => int(v, 1, MAX_PROMPTS), (v) => (view.n = v));
+	take('seed', (v) => int(v, 0, 2 ** 31 - 1), (v) => (view.seed = v));
+	take('method', (v) => (SCAN_METHODS.includes(v as ScanMethod) ? (v as ScanMethod) : null), (v) => (view.method = v));
+	take('head', (v) => {
+		const m = /^(\d+)\.(\d+)$/.exec(v);
+		return m ? { layer: Number(m[1]), head: Number(m[2]) } : null;
+	}, (v) => (view.head = v));
+	take('k', (v) => int(v, 0, 64), (v) => (view.topK = v));
+	take('prompt', (v) => int(v, 0, MAX_PROMPTS - 1), (v) => (view.prompt = v));
+	return { view, ignored };
+}

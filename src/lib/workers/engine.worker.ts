@@ -1,0 +1,42 @@
+// Runs arithlens core off the main thread: model loading, the engine, evaluation and scans. Each
+// request gets an AbortController; `cancel` aborts it and the call rejects with an AbortError.
+import { evaluateAccuracy } from './evaluate';
+import { attentionPatterns } from './pattern';
+import { transferables, type CallName, type Calls, type Request, type Response } from './protocol';
+import { load, setBackend } from './session';
+
+interface Ctx<K extends CallName> {
+	signal: AbortSignal;
+	progress: (p: Calls[K]['progress']) => void;
+}
+type Handlers = { [K in CallName]: (args: Calls[K]['args'], ctx: Ctx<K>) => Promise<Calls[K]['result']> };
+
+const handlers: Handlers = {
+	load: (args, { progress }) => load(args.source, args.backend, progress),
+	setBackend: (args, { progress }) => setBackend(args.backend, progress),
+	pattern: (args) => attentionPatterns(args),
+	evaluate: (args, { signal, progress }) => evaluateAccuracy(args.prompts, signal, progress),
+	scan: () => Promise.reject(new Error('scan: not available yet')),
+	faithfulness: () => Promise.reject(new Error('faithfulness: not available yet'))
+};
+
+const running = new Map<number, AbortController>();
+const post = (msg: Response, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(msg, transfer);
+
+self.addEventListener('message', async (e: MessageEvent<Request>) => {
+	const req = e.data;
+	if (req.type === 'cancel') return running.get(req.id)?.abort();
+	const controller = new AbortController();
+	running.set(req.id, controller);
+	const ctx = { signal: controller.signal, progress: (progress: Calls[CallName]['progress']) => post({ id: req.id, type: 'progress', progress }) };
+	try {
+		const handler = handlers[req.type] as (args: unknown, ctx: Ctx<CallName>) => Promise<Calls[CallName]['result']>;
+		const result = await handler(req.args, ctx);
+		post({ id: req.id, type: 'result', result }, transferables(result));
+	} catch (err) {
+		const { name = 'Error', message = String(err) } = (err ?? {}) as Error;
+		post({ id: req.id, type: 'error', error: { name, message } });
+	} finally {
+		running.delete(req.id);
+	}
+});

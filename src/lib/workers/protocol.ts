@@ -1,0 +1,150 @@
+// The typed message protocol between the page and engine.worker.ts. Every call is a request with an
+// id; the worker answers with any number of progress messages and then one result or one error.
+// `cancel` aborts the AbortSignal the worker handed to that call. Large arrays travel as
+// Float32Array (transferred, not copied).
+import type { Spec } from '$lib/core/model/spec';
+import type { PromptRecord } from '$lib/core/tasks';
+
+/** 'auto' picks WebGPU on a hardware adapter and WASM otherwise (a software adapter is much slower than WASM). */
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
+export type RunningBackend = 'webgpu' | 'wasm';
+
+/** Where the worker reads a model from; URLs are absolute (the worker's base is not the page's). */
+export type ModelSourceSpec =
+	| { kind: 'url'; url: string; label?: string }
+	| { kind: 'hub'; id: string; revision: string }
+	| { kind: 'files'; files: { path: string; file: Blob }[]; label: string };
+
+export interface BackendInfo {
+	backend: RunningBackend;
+	requested: BackendChoice;
+	/** Why the backend shown is not the one asked for (or why 'auto' chose it). */
+	reason?: string;
+}
+
+export interface ModelInfo extends BackendInfo {
+	id: string;
+	revision?: string;
+	weightsSha256?: string;
+	spec: Spec;
+	params: number;
+}
+
+export interface LoadProgress {
+	phase: 'download' | 'build';
+	file?: string;
+	loaded?: number;
+	total?: number | null;
+}
+
+export interface Accuracy {
+	n: number;
+	/** Share of prompts whose every answer token is the argmax (teacher forcing = greedy exact match). */
+	accuracy: number;
+	/** Accuracy per answer token position, first answer token first. */
+	perPosition: number[];
+	/** Mean over prompts of the summed log-probability of the answer tokens. */
+	logprob: number;
+}
+
+export type ScanMethod = 'zero' | 'mean' | 'resample' | 'patch' | 'path';
+export const SCAN_METHODS: readonly ScanMethod[] = ['zero', 'mean', 'resample', 'patch', 'path'];
+
+export interface ScanArgs {
+	method: ScanMethod;
+	prompts: PromptRecord[];
+	/** Seed of the resampling permutation. */
+	seed: number;
+}
+
+export interface ScanProgress {
+	done: number;
+	total: number;
+	stage?: string;
+}
+
+/** Scores per component; [L, H] row-major for heads, [L] for MLPs, [L, H, P] per answer position. */
+export interface ScanResult {
+	method: ScanMethod;
+	metric: string;
+	layers: number;
+	heads: number;
+	score: Float32Array;
+	accuracyDrop?: Float32Array;
+	logprobDrop?: Float32Array;
+	positionAccuracyDrop?: Float32Array;
+	positions: number;
+	mlp?: Float32Array;
+	mlpAccuracyDrop?: Float32Array;
+	mlpLogprobDrop?: Float32Array;
+	clean: Record<string, number>;
+	n: number;
+	/** Wall time of the scan in the worker, ms. */
+	ms: number;
+}
+
+export interface PatternArgs {
+	prompt: string;
+	answer: string;
+}
+
+export interface PatternResult {
+	/** Vocabulary string of each token of prompt + answer. */
+	tokens: string[];
+	/** Number of prompt tokens (specials included); answer tokens follow. */
+	promptLength: number;
+	layers: number;
+	heads: number;
+	/** hook_pattern of every layer, [L, H, T, T]. */
+	patterns: Float32Array;
+	/** The model's greedy prediction of each answer token under teacher forcing. */
+	predicted: string[];
+}
+
+export interface FaithfulnessArgs {
+	prompts: PromptRecord[];
+	method: ScanMethod;
+	heads: { layer: number; head: number }[];
+	seed: number;
+}
+
+export interface FaithfulnessRow {
+	label: string;
+	heads: number;
+	accuracy: number;
+	logprob: number;
+	/** (metric(circuit) − metric(empty)) / (metric(full) − metric(empty)), on logprob. */
+	faithfulness: number;
+}
+
+/** Each call: its arguments, its result and the shape of its progress messages. */
+export interface Calls {
+	load: { args: { source: ModelSourceSpec; backend: BackendChoice }; result: ModelInfo; progress: LoadProgress };
+	setBackend: { args: { backend: BackendChoice }; result: BackendInfo; progress: LoadProgress };
+	evaluate: { args: { prompts: PromptRecord[] }; result: Accuracy; progress: ScanProgress };
+	scan: { args: ScanArgs; result: ScanResult; progress: ScanProgress };
+	pattern: { args: PatternArgs; result: PatternResult; progress: never };
+	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessRow[]; progress: ScanProgress };
+}
+export type CallName = keyof Calls;
+
+export type Request =
+	| { [K in CallName]: { id: number; type: K; args: Calls[K]['args'] } }[CallName]
+	| { id: number; type: 'cancel' };
+
+export type Response =
+	| { id: number; type: 'progress'; progress: Calls[CallName]['progress'] }
+	| { id: number; type: 'result'; result: Calls[CallName]['result'] }
+	| { id: number; type: 'error'; error: { name: string; message: string } };
+
+/** Float32Array buffers inside a result, so the worker can transfer rather than copy them. */
+export function transferables(value: unknown): ArrayBuffer[] {
+	const out = new Set<ArrayBuffer>();
+	const visit = (v: unknown) => {
+		if (v instanceof Float32Array && v.buffer instanceof ArrayBuffer) out.add(v.buffer);
+		else if (Array.isArray(v)) v.forEach(visit);
+		else if (v && typeof v === 'object' && !(v instanceof Blob)) Object.values(v).forEach(visit);
+	};
+	visit(value);
+	return [...out];
+}

@@ -20,6 +20,12 @@ export interface GraphOptions {
 	heads?: HeadInterventions;
 	mlps?: MlpInterventions;
 	positions?: LogitPositions;
+	/**
+	 * First block to compute (default 0). Above 0 the graph takes `resid_pre` [B,T,D] (that block's
+	 * hook_resid_pre, e.g. cached from a clean run) instead of tokens and skips the blocks below it:
+	 * scans whose interventions start at block l reuse the unchanged residual rather than recompute it.
+	 */
+	startLayer?: number;
 }
 
 /** Graph input names, fed by the runtime. */
@@ -29,7 +35,8 @@ export const INPUTS = Object.freeze({
 	headRepl: 'head_repl',
 	mlpMask: 'mlp_mask',
 	mlpRepl: 'mlp_repl',
-	positions: 'positions'
+	positions: 'positions',
+	residPre: 'resid_pre'
 });
 
 /** Dynamic axes (dimParam): batch and sequence length; P = gathered positions per row. */

@@ -12,10 +12,11 @@ import { B, BuildContext, INPUTS, P, T, type GraphOptions } from './context';
 import { mlp, norm } from './mlp';
 
 /** Declares the graph inputs the options call for (every declared input must be fed, DESIGN §9). */
-function declareInputs(ctx: BuildContext, positions: GraphOptions['positions']): void {
+function declareInputs(ctx: BuildContext, positions: GraphOptions['positions'], startLayer: number): void {
 	const { g, spec: s } = ctx;
 	const { n_layers: L, n_heads: H, d_head: dh, d_mlp: M } = s;
-	g.input(INPUTS.tokens, 'int64', [B, T]);
+	if (startLayer === 0) g.input(INPUTS.tokens, 'int64', [B, T]);
+	else g.input(INPUTS.residPre, 'float32', [B, T, s.d_model]);
 	if (ctx.heads !== 'none') {
 		g.input(INPUTS.headMask, 'float32', ctx.heads === 'head' ? [B, L, H] : [B, L, H, T]);
 		g.input(INPUTS.headRepl, 'float32', [B, L, H, T, dh]);
@@ -27,10 +28,10 @@ function declareInputs(ctx: BuildContext, positions: GraphOptions['positions']):
 	if (positions === 'gather') g.input(INPUTS.positions, 'int64', [B, P]);
 }
 
-/** T as int64 [1] and the bool [T, T] mask of keys after their query (the causal mask). */
-function sequence(ctx: BuildContext): { seqLen: string; future: string } {
+/** T as int64 [1] (axis 1 of the graph's first input) and the bool [T, T] mask of keys after their query (the causal mask). */
+function sequence(ctx: BuildContext, input: string): { seqLen: string; future: string } {
 	const { g } = ctx;
-	const seqLen = g.op('Shape', [INPUTS.tokens], { start: 1, end: 2 }); // [1]
+	const seqLen = g.op('Shape', [input], { start: 1, end: 2 }); // [1]
 	const idx = g.op('Range', [g.i64([0], []), g.op('Squeeze', [seqLen, g.i64([0])]), g.i64([1], [])]); // [T]
 	const future = g.op('Greater', [g.unsqueeze(idx, [0]), g.unsqueeze(idx, [1])]); // [T, T]: key > query
 	return { seqLen, future };
@@ -43,25 +44,43 @@ function gatherPositions(ctx: BuildContext, x: string): string {
 	return g.op('GatherElements', [x, index], { axis: 1 });
 }
 
+/** options.startLayer, checked: an integer block index, and no hook requested from the skipped blocks. */
+function checkStartLayer(s: Spec, options: GraphOptions): number {
+	const start = options.startLayer ?? 0;
+	if (!Number.isInteger(start) || start < 0 || start >= s.n_layers)
+		throw new Error(`buildGraph: startLayer ${start} is not a block index in [0, ${s.n_layers})`);
+	for (const h of options.hooks ?? []) {
+		const m = /^blocks\.(\d+)\./.exec(h);
+		if ((m ? Number(m[1]) : h.startsWith('hook_') ? 0 : s.n_layers) < start) // embeddings count as block 0's input
+			throw new Error(`buildGraph: hook '${h}' lies before startLayer ${start}, which the graph skips`);
+	}
+	return start;
+}
+
 /**
  * ONNX model bytes for `spec` with canonical `weights` (names and shapes of canonicalShapes(spec)).
  * Outputs: `logits` [B,T,V] ([B,P,V] with positions 'gather') and each hook in options.hooks under its
- * own name. Inputs: `tokens` int64 [B,T], plus head_mask/head_repl, mlp_mask/mlp_repl, positions when asked for.
+ * own name. Inputs: `tokens` int64 [B,T] (or `resid_pre` [B,T,D] with a startLayer above 0), plus
+ * head_mask/head_repl, mlp_mask/mlp_repl, positions when asked for.
  */
 export function buildGraph(spec: Spec, weights: ReadonlyMap<string, Tensor>, options: GraphOptions = {}): Uint8Array {
 	const ctx = new BuildContext(spec, weights, options);
 	const { g, spec: s } = ctx;
 	const positions = options.positions ?? 'all';
-	declareInputs(ctx, positions);
-	const { seqLen, future } = sequence(ctx);
+	const start = checkStartLayer(s, options);
+	declareInputs(ctx, positions, start);
+	const { seqLen, future } = sequence(ctx, start === 0 ? INPUTS.tokens : INPUTS.residPre);
 
-	let x = ctx.hook('hook_embed', g.op('Gather', [ctx.w('W_E'), INPUTS.tokens], { axis: 0 })); // [B, T, D]
-	if (s.pos === 'standard') {
-		let pos = g.slice(ctx.w('W_pos'), 0, seqLen, 0); // [T, D]
-		if (ctx.wants('hook_pos_embed')) pos = ctx.hook('hook_pos_embed', g.op('Expand', [pos, g.op('Shape', [x])]));
-		x = g.add(x, pos);
+	let x: string = INPUTS.residPre; // [B, T, D]
+	if (start === 0) {
+		x = ctx.hook('hook_embed', g.op('Gather', [ctx.w('W_E'), INPUTS.tokens], { axis: 0 }));
+		if (s.pos === 'standard') {
+			let pos = g.slice(ctx.w('W_pos'), 0, seqLen, 0); // [T, D]
+			if (ctx.wants('hook_pos_embed')) pos = ctx.hook('hook_pos_embed', g.op('Expand', [pos, g.op('Shape', [x])]));
+			x = g.add(x, pos);
+		}
 	}
-	for (let l = 0; l < s.n_layers; l++) {
+	for (let l = start; l < s.n_layers; l++) {
 		const p = `blocks.${l}.` as const;
 		const resid = ctx.hook(`${p}hook_resid_pre`, x);
 		const attnOut = attention(ctx, l, norm(ctx, resid, `${p}ln1`), future, seqLen);

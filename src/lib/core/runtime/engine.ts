@@ -38,6 +38,12 @@ export interface RunOptions {
 	interventions?: Interventions;
 	/** Per row, the positions whose logits are wanted; logits then have shape [B,P,V]. */
 	positions?: number[][];
+	/**
+	 * Start at block `layer` from its residual stream `resid` [B,T,D] (hook_resid_pre, e.g. from a
+	 * cached clean run) instead of from the tokens, skipping the blocks below. The tokens still give
+	 * B and T. Scans use it to reuse what an intervention at block `layer` cannot change.
+	 */
+	start?: { layer: number; resid: Tensor };
 }
 
 export interface RunResult {
@@ -128,11 +134,20 @@ function prepare(spec: Spec, tokens: number[][], opts: RunOptions) {
 			})
 		);
 	}
-	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all' };
+	let startLayer = 0;
+	if (opts.start && opts.start.layer !== 0) {
+		startLayer = opts.start.layer;
+		if (!Number.isInteger(startLayer) || startLayer < 0 || startLayer >= L)
+			throw new Error(`run: start layer ${startLayer} is not a block index in [0, ${L})`);
+		expectShape('start.resid', opts.start.resid, [[Bn, Tn, spec.d_model]]);
+		floats[INPUTS.residPre] = opts.start.resid;
+	}
+	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all', startLayer };
 	return { graph, ids, shape: [Bn, Tn], floats, positions, Pn };
 }
 
-const variantKey = (g: GraphOptions): string => `${g.heads}|${g.mlps}|${g.positions}|${(g.hooks ?? []).join(',')}`;
+const variantKey = (g: GraphOptions): string =>
+	`${g.heads}|${g.mlps}|${g.positions}|${g.startLayer ?? 0}|${(g.hooks ?? []).join(',')}`;
 
 /** An engine for `model` on `options.backend`; webgpu falls back to wasm when it cannot start. */
 export async function createEngine(model: ModelLike, options: EngineOptions): Promise<Engine> {
@@ -177,7 +192,7 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 	}
 
 	// Start on the requested backend with the plain logits graph; fall back when it cannot start.
-	const plain: GraphOptions = { hooks: [], heads: 'none', mlps: 'none', positions: 'all' };
+	const plain: GraphOptions = { hooks: [], heads: 'none', mlps: 'none', positions: 'all', startLayer: 0 };
 	const fallback = BACKENDS[requested].fallback;
 	const reason = await BACKENDS[requested].unavailable?.();
 	if (reason && fallback) [backend, fallbackReason] = [fallback, reason];
@@ -194,7 +209,8 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		if (disposed) throw new Error('run: engine was disposed');
 		const p = prepare(spec, tokens, opts);
 		const s = await session(p.graph);
-		const feeds: Record<string, OrtTensor> = { [INPUTS.tokens]: new ort.Tensor('int64', p.ids, p.shape) };
+		const feeds: Record<string, OrtTensor> = {};
+		if (!p.graph.startLayer) feeds[INPUTS.tokens] = new ort.Tensor('int64', p.ids, p.shape);
 		for (const [name, t] of Object.entries(p.floats)) feeds[name] = new ort.Tensor('float32', t.data, t.shape);
 		if (p.positions) feeds[INPUTS.positions] = new ort.Tensor('int64', p.positions, [p.shape[0], p.Pn]);
 		const out = await s.run(feeds);

@@ -1,0 +1,95 @@
+// Cost model of a scan: bytes per batch row (to pick batch sizes from a memory budget), multiply-adds
+// per row (reported as estimated FLOPs) and the choice of the blocks a scan restarts from, trading
+// the blocks it skips against building one more graph variant per restart block.
+import type { Spec } from '../model/spec';
+
+/** Default memory budget for one batch's inputs, activations and logits. */
+export const DEFAULT_MEMORY_BUDGET = 256 * 1024 ** 2;
+
+/**
+ * A new graph variant (one onnxruntime session) costs about as much as this many multiply-adds per
+ * weight it holds, plus a fixed part: measured on onnxruntime-node (CPU), where creating a GPT-2-small
+ * session took about as long as pushing 2,300 tokens through the model.
+ */
+export const SESSION_MACS_PER_PARAM = 2300;
+export const SESSION_FIXED_MACS = 2e9;
+
+export interface RowShape {
+	/** Tokens in the row. */
+	T: number;
+	/** Gathered logit positions. */
+	P: number;
+	/** Head intervention inputs: none, [L,H] mask, or [L,H,T] mask; both with the [L,H,T,dh] replacement. */
+	heads: 'none' | 'head' | 'head_pos';
+	mlps: 'none' | 'layer';
+	/** The row starts from a residual [T,D] instead of tokens. */
+	resid: boolean;
+}
+
+/** Multiply-adds of one block for one token attending over T positions. */
+export function blockMacs(s: Spec, T: number): number {
+	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh } = s;
+	const attn = D * (H + 2 * K) * dh + H * dh * D + 2 * H * T * dh; // q, k, v, o projections; scores and mixing
+	const mlp = s.attn_only ? 0 : (s.gated ? 3 : 2) * D * s.d_mlp;
+	return attn + mlp;
+}
+
+/** Multiply-adds of one row of T tokens starting at block `start`, with logits at P positions. */
+export function rowMacs(s: Spec, T: number, P: number, start = 0): number {
+	return T * (s.n_layers - start) * blockMacs(s, T) + P * s.d_model * s.d_vocab;
+}
+
+/** Bytes one row needs: its intervention inputs, one block's worth of activations (onnxruntime frees as it goes, kept x4 for slack) and its logits. */
+export function rowBytes(s: Spec, r: RowShape): number {
+	const { n_layers: L, n_heads: H, d_head: dh, d_model: D, d_mlp: M } = s;
+	const { T, P } = r;
+	let floats = T + P; // tokens, positions (int64 counted as two floats below)
+	if (r.heads !== 'none') floats += L * H * T * dh + L * H * (r.heads === 'head_pos' ? T : 1);
+	if (r.mlps !== 'none') floats += L * T * M + L;
+	if (r.resid) floats += T * D;
+	const activations = 4 * (8 * T * D + 3 * T * H * dh + 2 * H * T * T + 3 * T * M);
+	return 4 * (floats + T + P + activations + 2 * P * s.d_vocab);
+}
+
+/** Rows per batch within `budget` bytes: at least 1. */
+export const rowsWithin = (s: Spec, r: RowShape, budget = DEFAULT_MEMORY_BUDGET): number =>
+	Math.max(1, Math.floor(budget / rowBytes(s, r)));
+
+/** Weights a graph starting at block `start` holds. */
+export function graphParams(s: Spec, start: number): number {
+	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh, d_vocab: V } = s;
+	const block = D * (H + 2 * K) * dh + H * dh * D + (s.attn_only ? 0 : (s.gated ? 3 : 2) * D * s.d_mlp) + 6 * D;
+	return (s.n_layers - start) * block + V * D * (s.tied ? 1 : 2) + (start === 0 && s.pos === 'standard' ? s.n_ctx * D : 0);
+}
+
+export interface StartLayerCost {
+	macsPerParam?: number;
+	fixedMacs?: number;
+}
+
+/**
+ * The blocks rows restart from (always including 0). `tokens[l]` = tokens of all rows whose
+ * intervention begins at block l; each such row runs from the largest restart block <= l. Minimises
+ * skipped-block compute plus one new graph per restart block above 0, by dynamic programming over
+ * the sorted restart blocks (O(L²)).
+ */
+export function chooseStartLayers(s: Spec, tokens: readonly number[], T: number, cost: StartLayerCost = {}): number[] {
+	const L = s.n_layers;
+	const perToken = blockMacs(s, T);
+	const session = (start: number) => (cost.macsPerParam ?? SESSION_MACS_PER_PARAM) * graphParams(s, start) + (cost.fixedMacs ?? SESSION_FIXED_MACS);
+	// best[i]: cost of the rows at blocks i..L-1 when block i is a restart block; next[i]: the following one.
+	const best = new Array<number>(L + 1).fill(0);
+	const next = new Array<number>(L + 1).fill(L);
+	for (let i = L - 1; i >= 0; i--) {
+		best[i] = Infinity;
+		let rows = 0;
+		for (let j = i + 1; j <= L; j++) {
+			rows += tokens[j - 1] ?? 0;
+			const c = rows * (L - i) * perToken + (i > 0 ? session(i) : 0) + best[j];
+			if (c < best[i]) [best[i], next[i]] = [c, j];
+		}
+	}
+	const starts: number[] = [];
+	for (let i = 0; i < L; i = next[i]) starts.push(i);
+	return starts;
+}

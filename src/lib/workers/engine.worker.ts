@@ -2,6 +2,7 @@
 // request gets an AbortController; `cancel` aborts it and the call rejects with an AbortError.
 import { evaluateAccuracy } from './evaluate';
 import { attentionPatterns } from './pattern';
+import { runScanCall } from './scan';
 import { transferables, type CallName, type Calls, type Request, type Response } from './protocol';
 import { load, setBackend } from './session';
 
@@ -16,7 +17,7 @@ const handlers: Handlers = {
 	setBackend: (args, { progress }) => setBackend(args.backend, progress),
 	pattern: (args) => attentionPatterns(args),
 	evaluate: (args, { signal, progress }) => evaluateAccuracy(args.prompts, signal, progress),
-	scan: () => Promise.reject(new Error('scan: not available yet')),
+	scan: (args, { signal, progress }) => runScanCall(args, signal, progress),
 	faithfulness: () => Promise.reject(new Error('faithfulness: not available yet'))
 };
 

@@ -9,3 +9,8 @@ export * from './scan';
 export * from './components';
 export * from './ablation';
 export * from './patching';
+export * from './evaluate';
+export * from './ranking';
+export * from './faithfulness';
+export * from './attention';
+export * from './multiplication';

@@ -1,0 +1,27 @@
+// Clean evaluation of a prompt set (DESIGN §5): exact match under teacher forcing (= greedy), summed
+// answer logprob, accuracy per answer position, and the per-prompt values — from the scan context's
+// clean run, so a scan on the same context reuses it.
+import { positionAccuracy } from './metrics';
+import { positionRows } from './ablation';
+import type { ScanContext, ScanOptions } from './scan';
+import type { PromptRecord } from '../tasks/promptFile';
+
+export interface Evaluation {
+	accuracy: number;
+	n: number;
+	logprob: number;
+	per_position_accuracy: number[];
+	prompts: { prompt: string; answer: string; correct: boolean; logprob: number }[];
+}
+
+export async function evaluatePrompts(ctx: ScanContext, records: readonly PromptRecord[], options: ScanOptions = {}): Promise<Evaluation> {
+	if (records.length !== ctx.set.prompts.length) throw new RangeError(`evaluatePrompts: ${records.length} records for a set of ${ctx.set.prompts.length}`);
+	const scores = (await ctx.base('clean', {}, options)).scores;
+	return {
+		accuracy: scores.mean('accuracy'),
+		n: scores.N,
+		logprob: scores.mean('logprob'),
+		per_position_accuracy: positionAccuracy({ ...positionRows(scores), logprob: [], accuracy: [], answer_logit: [] }),
+		prompts: records.map((r, n) => ({ prompt: r.prompt, answer: r.answer, correct: scores.get('accuracy', 0, n) === 1, logprob: scores.get('logprob', 0, n) }))
+	};
+}

@@ -1,0 +1,111 @@
+// Circuits on the reference fixtures: faithfulness rows checked against the reference's single-head
+// mean-ablation scores (a one-head set ablated = that head's scan row; random one-head sets = the mean
+// of the drawn heads' rows), the identities of the full and empty sets, a multi-head set against a
+// direct engine run, the head table of a scan, and attention to operands against the reference's
+// captured hook_pattern.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ablationScan } from '../../src/lib/core/experiments/ablation';
+import { operandAttention, operandRoles } from '../../src/lib/core/experiments/attention';
+import { faithfulness } from '../../src/lib/core/experiments/faithfulness';
+import { promptMetrics } from '../../src/lib/core/experiments/metrics';
+import { cleanRow } from '../../src/lib/core/experiments/prompts';
+import { rankScan, topHeads } from '../../src/lib/core/experiments/ranking';
+import { ScanContext } from '../../src/lib/core/experiments/scan';
+import { expectClose, loadScanFixture, type Loaded } from './helpers';
+
+const TOL = 1e-4;
+
+describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-ln-gelu_new-rotary-parallel'])('%s', (name) => {
+	let f: Loaded;
+	let ctx: ScanContext;
+	beforeAll(async () => {
+		f = await loadScanFixture(name);
+		ctx = new ScanContext(f.engine, f.set);
+	});
+	afterAll(() => f?.engine.dispose());
+
+	const refDrop = (metric: 'accuracy' | 'logprob', layer: number, head: number) =>
+		f.fx.float(`scan.mean.heads.${metric}`).data[layer * f.model.spec.n_heads + head];
+
+	it('faithfulness of one head: ablated = its reference mean-ablation row; random one-head sets likewise', async () => {
+		const clean = f.manifest.scans.mean.clean!;
+		const res = await faithfulness(ctx, { heads: [{ layer: 1, head: 2 }], method: 'mean', randomSets: 6, seed: 3 });
+		expectClose(`${name} full`, [res.full.accuracy, res.full.logprob], [clean.accuracy, clean.logprob], TOL);
+		expectClose(`${name} ablated (1,2)`, [res.ablated.accuracy, res.ablated.logprob], [clean.accuracy - refDrop('accuracy', 1, 2), clean.logprob - refDrop('logprob', 1, 2)], TOL);
+		expect(res.random.sets).toHaveLength(6);
+		const want = res.random.sets.map(([h]) => clean.logprob - refDrop('logprob', h.layer, h.head));
+		expectClose(`${name} random one-head sets`, res.random.ablated.logprob.values, want, TOL);
+		const mean = want.reduce((a, b) => a + b, 0) / want.length;
+		expect(res.random.ablated.logprob.mean).toBeCloseTo(mean, 5);
+		expect(res.random.ablated.logprob.std).toBeCloseTo(Math.sqrt(want.reduce((a, v) => a + (v - mean) ** 2, 0) / (want.length - 1)), 5);
+	});
+
+	it('faithfulness of all heads is 1 with an untouched circuit; of no heads the circuit is the empty model', async () => {
+		const { n_layers: L, n_heads: H } = f.model.spec;
+		const all = Array.from({ length: L * H }, (_, i) => ({ layer: Math.floor(i / H), head: i % H }));
+		const every = await faithfulness(ctx, { heads: all, randomSets: 1 });
+		expectClose(`${name} circuit of all heads = full`, [every.circuit.logprob, every.circuit.accuracy], [every.full.logprob, every.full.accuracy], 1e-5);
+		expectClose(`${name} all heads ablated = empty`, [every.ablated.logprob], [every.empty.logprob], 1e-5);
+		expect(every.faithfulness).toBeCloseTo(1, 5);
+		const none = await faithfulness(ctx, { heads: [], randomSets: 1 });
+		expectClose(`${name} no heads: ablated = full, circuit = empty`, [none.ablated.logprob, none.circuit.logprob], [none.full.logprob, none.empty.logprob], 1e-5);
+		expect(none.faithfulness).toBeCloseTo(0, 5);
+	});
+
+	it('a two-layer set zero-ablated equals a direct engine run with those heads masked', async () => {
+		const { n_layers: L, n_heads: H } = f.model.spec;
+		const heads = [{ layer: 0, head: 1 }, { layer: L - 1, head: H - 1 }];
+		const res = await faithfulness(ctx, { heads, method: 'zero', randomSets: 1 });
+		const tokens = f.set.prompts.map(cleanRow);
+		const mask = new Float32Array(tokens.length * L * H).fill(1);
+		for (let b = 0; b < tokens.length; b++) for (const h of heads) mask[(b * L + h.layer) * H + h.head] = 0;
+		const { logits } = await f.engine.run(tokens, { interventions: { head_mask: { data: mask, shape: [tokens.length, L, H] } } });
+		const m = promptMetrics(logits, { nPrompt: f.set.prompts.map((p) => p.prompt.length), answers: f.set.prompts.map((p) => p.answer) });
+		const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+		expectClose(`${name} set ablated`, [res.ablated.logprob, res.ablated.accuracy], [mean(m.logprob), mean(m.accuracy)], 1e-5);
+	});
+
+	it('ranks a scan into the head table and takes the top heads', async () => {
+		const scan = await ablationScan(ctx, { method: 'mean' });
+		const { heads, mlps } = rankScan({ method: 'mean', result: scan }, 'logprob');
+		const { n_layers: L, n_heads: H } = f.model.spec;
+		expect(heads).toHaveLength(L * H);
+		expect(new Set(heads.map((h) => `${h.layer},${h.head}`)).size).toBe(L * H);
+		const ref = f.fx.float('scan.mean.heads.logprob').data;
+		const best = Array.from(ref).indexOf(Math.max(...ref));
+		expect([heads[0].layer, heads[0].head]).toEqual([Math.floor(best / H), best % H]);
+		for (const e of heads) {
+			expect(e.score).toBeCloseTo(ref[e.layer * H + e.head], 4);
+			expect(e.accuracy_drop).toBeCloseTo(refDrop('accuracy', e.layer, e.head), 4);
+			expect(e.logprob_drop).toBe(e.score);
+			expect(e.position_accuracy_drop).toHaveLength(2);
+		}
+		expect(mlps).toHaveLength(f.model.spec.attn_only ? 0 : L);
+		expect(topHeads(heads, { count: 3 })).toEqual(heads.slice(0, 3).map(({ layer, head }) => ({ layer, head })));
+		expect(topHeads(heads, { percent: 25 })).toHaveLength(Math.ceil((L * H) / 4));
+	});
+
+	it('attention from the answer positions to operands, operator and = matches the reference patterns', async () => {
+		expect(operandRoles(f.model.tokenizer, '12+34=')).toEqual({ a: [2, 1], b: [5, 4], op: [3], eq: [6] });
+		const res = await operandAttention(ctx, f.manifest.prompts, f.model.tokenizer, { batchRows: 3 });
+		expect(res.targets).toEqual(['a0', 'a1', 'op', 'b0', 'b1', '=']);
+		const { n_heads: H } = f.model.spec;
+		const [, , A, K] = res.attention.shape;
+		// answer slot 0 is predicted at the last prompt position, which the reference captured (layer 0, every prompt)
+		const roles = [[2], [1], [3], [5], [4], [6]];
+		const want: number[] = [];
+		const got: number[] = [];
+		for (let h = 0; h < H; h++)
+			for (let k = 0; k < K; k++) {
+				let sum = 0;
+				f.manifest.prompts.forEach((_, i) => {
+					const p = f.fx.float(`capture.${i}.blocks.0.attn.hook_pattern`); // [H, T, T]
+					const T = p.shape[1];
+					for (const t of roles[k]) sum += p.data[(h * T + T - 1) * T + t];
+				});
+				want.push(sum / f.manifest.prompts.length);
+				got.push(res.attention.data[((0 * H + h) * A + 0) * K + k]);
+			}
+		expectClose(`${name} operand attention, layer 0, first answer position`, got, want, 1e-5);
+	});
+});

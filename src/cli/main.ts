@@ -12,7 +12,10 @@ const COMMANDS: Record<string, Command> = {
 	capture: {
 		summary: 'run a prompt once; write its logits and hook activations (.safetensors or .json)',
 		load: () => import('./commands/capture')
-	}
+	},
+	eval: { summary: 'exact-match accuracy and answer logprob on a prompt file or task', load: () => import('./commands/eval') },
+	scan: { summary: 'score every head and MLP (ablation, patching, path patching); JSON/CSV head table', load: () => import('./commands/scan') },
+	plan: { summary: "turn a scan's top heads into a LoRA config or a precise-SFT head mask", load: () => import('./commands/plan') }
 };
 
 const HELP = `Usage: arithlens <command> [options]

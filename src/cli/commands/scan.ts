@@ -1,0 +1,134 @@
+// `arithlens scan`: flag parsing and output only; the scans live in core/experiments, the table and
+// provenance in core/export.
+import { ablationScan } from '../../lib/core/experiments/ablation';
+import { patchScan, pathPatchScan } from '../../lib/core/experiments/patching';
+import { rankScan, SCAN_METHODS, SCORE_METRICS, scoreMetricName, type AnyScan, type ScanMethod, type ScoreMetric } from '../../lib/core/experiments/ranking';
+import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
+import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
+import { makeProvenance } from '../../lib/core/export/provenance';
+import { InputError, parseFlags } from '../errors';
+import {
+	COMMON_FLAGS, COMMON_HELP, VERSION, checkOutPath, intFlag, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
+} from '../experiment-inputs';
+
+export const HELP = `Usage: arithlens scan --model <dir|id> (--prompts <file.jsonl> | --task <spec>) --method <m> [options]
+
+Scores every attention head (and MLP layer) of the model on the prompts, batching one intervention
+per (component, prompt) row.
+
+Methods:
+  zero | mean | resample   ablation: metric(clean) - metric(ablated), averaged over prompts; the head's
+                           z is replaced by 0, by its mean over the prompts at each position, or by
+                           another prompt's z (a seeded permutation without fixed points)
+  patch                    activation patching (denoising): the counterfactual run with the head
+                           restored to its clean z; (m_patched - m_corrupt) / (m_clean - m_corrupt)
+  path                     path patching to logits (Zhang et al.): the head takes its counterfactual
+                           z, every other head stays at its clean z; relative change of the correct
+                           answer's logit (key heads are below -0.05); ranked most negative first
+  patch and path need a counterfactual for every prompt (generated sets have one).
+
+Options:
+${COMMON_HELP}
+      --method <m>         zero, mean, resample, patch or path
+      --metric <m>         logprob (default), accuracy or logit-diff (needs counterfactual answers);
+                           path patching always scores the answer logit
+      --perm <list>        resample: the permutation, comma-separated (prompt i takes prompt perm[i])
+      --batch-rows <n>     rows per forward (default: from --memory-mb)
+      --memory-mb <n>      memory budget of one batch (default 256)
+      --json <file>        the head table as JSON {"provenance", "clean", "heads", "mlps"}
+      --csv <file>         the head table as CSV (layer,head,score,rank,accuracy_drop,logprob_drop,
+                           accuracy_drop_pos<i>...)
+  With neither --json nor --csv the JSON is printed to stdout. Files are written only when the scan
+  succeeds.
+
+Exit status: 0 success, 2 bad input (reason on stderr; nothing written), 1 any other failure.
+
+Example:
+  arithlens scan --model models/add-3d --task add-3d --n 64 --method mean --json heads.json --csv heads.csv
+`;
+
+const FLAGS = {
+	...COMMON_FLAGS,
+	method: { type: 'string' },
+	metric: { type: 'string' },
+	perm: { type: 'string' },
+	'batch-rows': { type: 'string' },
+	'memory-mb': { type: 'string' },
+	json: { type: 'string' },
+	csv: { type: 'string' }
+} as const;
+
+function parsePerm(text: string | undefined): number[] | undefined {
+	if (text === undefined) return undefined;
+	const items = text.split(',').map((x) => x.trim());
+	if (items.some((x) => !/^\d+$/.test(x))) throw new InputError(`--perm: '${text}' is not a comma-separated list of prompt indices`);
+	return items.map(Number);
+}
+
+export async function run(argv: string[]): Promise<number> {
+	const flags = parseFlags('scan', argv, FLAGS);
+	if (flags.help) {
+		process.stdout.write(HELP);
+		return 0;
+	}
+	const method = required(flags.method, 'method', 'scan') as ScanMethod;
+	if (!SCAN_METHODS.includes(method)) throw new InputError(`--method: '${method}' is not one of ${SCAN_METHODS.join(', ')}`);
+	const metric = (flags.metric ?? 'logprob') as ScoreMetric;
+	if (!SCORE_METRICS.includes(metric)) throw new InputError(`--metric: '${metric}' is not one of ${SCORE_METRICS.join(', ')}`);
+	const perm = parsePerm(flags.perm);
+	if (perm && method !== 'resample') throw new InputError('--perm applies to --method resample only');
+	checkOutPath(flags.json, 'json');
+	checkOutPath(flags.csv, 'csv');
+	const options: ScanOptions = {};
+	if (flags['batch-rows'] !== undefined) options.batchRows = intFlag(flags['batch-rows'], 'batch-rows', 0, 1);
+	if (flags['memory-mb'] !== undefined) options.memoryBudget = intFlag(flags['memory-mb'], 'memory-mb', 0, 1) * 1024 ** 2;
+
+	const prompts = await promptSource(flags, 'scan');
+	const { model, engine, set } = await loadForExperiment(flags, prompts.records, 'scan');
+	const bar = progressBar();
+	let scan: AnyScan;
+	try {
+		if ((method === 'patch' || method === 'path') && !set.hasCounterfactuals)
+			throw new InputError(`--method ${method} needs a counterfactual for every prompt; the prompt file has prompts without one`);
+		if (metric === 'logit-diff' && method !== 'path' && !set.hasLogitDiff)
+			throw new InputError('--metric logit-diff needs a counterfactual answer for every prompt');
+		const ctx = new ScanContext(engine, set);
+		const run = { ...options, onProgress: bar.update };
+		scan = await rethrowAsInputAsync(
+			method === 'patch'
+				? patchScan(ctx, run).then((result) => ({ method, result }))
+				: method === 'path'
+					? pathPatchScan(ctx, run).then((result) => ({ method, result }))
+					: ablationScan(ctx, { ...run, method, perm, seed: prompts.seed }).then((result) => ({ method, result }))
+		);
+	} finally {
+		bar.done();
+		await engine.dispose();
+	}
+
+	const { heads, mlps } = rankScan(scan, metric);
+	const random = prompts.generated || (method === 'resample' && !perm);
+	const provenance = makeProvenance({
+		arithlens_version: VERSION,
+		model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
+		task: prompts.task,
+		prompt_file_sha256: prompts.promptFileSha256,
+		method,
+		metric: scoreMetricName(method, metric),
+		n_prompts: set.prompts.length,
+		seed: random ? prompts.seed : null,
+		backend: engine.backend
+	});
+	const json = headReportJson({ provenance, clean: scan.result.clean, heads, mlps });
+	const files = [
+		...(flags.json !== undefined ? [{ path: flags.json, data: json }] : []),
+		...(flags.csv !== undefined ? [{ path: flags.csv, data: headTableCsv(heads) }] : [])
+	];
+	if (files.length === 0) process.stdout.write(json);
+	else {
+		writeAllAtomic(files);
+		const top = heads.slice(0, 5).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(4)}`).join(', ');
+		process.stdout.write(`${method} scan of ${heads.length} heads on ${set.prompts.length} prompts; top: ${top}; wrote ${files.map((f) => f.path).join(', ')}\n`);
+	}
+	return 0;
+}

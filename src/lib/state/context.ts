@@ -1,5 +1,7 @@
 // Typed contexts, one per feature, so a component asks for exactly the state it shows.
 import { createContext } from 'svelte';
+import type { AttentionState } from './attention.svelte';
+import type { CircuitState } from './circuit.svelte';
 import type { Dashboard } from './dashboard.svelte';
 import type { ModelState } from './model.svelte';
 import type { PatternState } from './pattern.svelte';
@@ -13,6 +15,8 @@ export const [getTaskState, setTaskState] = createContext<TaskState>();
 export const [getScanState, setScanState] = createContext<ScanState>();
 export const [getSelection, setSelection] = createContext<SelectionState>();
 export const [getPatternState, setPatternState] = createContext<PatternState>();
+export const [getAttentionState, setAttentionState] = createContext<AttentionState>();
+export const [getCircuitState, setCircuitState] = createContext<CircuitState>();
 
 /** Provide the dashboard and each of its feature states to the component tree (call during init). */
 export function provideDashboard(d: Dashboard): void {
@@ -22,4 +26,6 @@ export function provideDashboard(d: Dashboard): void {
 	setScanState(d.scan);
 	setSelection(d.selection);
 	setPatternState(d.pattern);
+	setAttentionState(d.attention);
+	setCircuitState(d.circuit);
 }

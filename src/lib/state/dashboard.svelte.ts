@@ -3,6 +3,8 @@
 // the worker; they call these states.
 import { version } from '../../../package.json';
 import { EngineClient } from '$lib/workers/engineClient';
+import { AttentionState } from './attention.svelte';
+import { CircuitState } from './circuit.svelte';
 import { ModelState, type ModelChoice } from './model.svelte';
 import { PatternState } from './pattern.svelte';
 import { ScanState, type ScanInputs, type ScanProvenance } from './scan.svelte';
@@ -17,6 +19,8 @@ export class Dashboard {
 	readonly scan: ScanState;
 	readonly selection: SelectionState;
 	readonly pattern: PatternState;
+	readonly attention: AttentionState;
+	readonly circuit: CircuitState;
 	/** URL parameters that could not be honoured, shown once. */
 	ignored = $state.raw<string[]>([]);
 
@@ -27,6 +31,14 @@ export class Dashboard {
 		this.scan = new ScanState(client);
 		this.selection = new SelectionState();
 		this.pattern = new PatternState(client);
+		this.attention = new AttentionState(client);
+		this.circuit = new CircuitState(client);
+	}
+
+	/** Identifies the prompt set (for results that must say which set they were measured on). */
+	get promptsKey(): string {
+		const t = this.task;
+		return t.file ? `file:${t.file.sha256}` : `${t.spec}|${t.n}|${t.seed}`;
 	}
 
 	/** The inputs a scan run now would have. */
@@ -37,7 +49,7 @@ export class Dashboard {
 		return {
 			model: info.weightsSha256 ?? info.id,
 			backend: info.backend,
-			task: t.file ? `file:${t.file.sha256}` : `${t.spec}|${t.n}`,
+			task: this.promptsKey,
 			seed: t.seed,
 			method: this.scan.method
 		};
@@ -94,6 +106,8 @@ export class Dashboard {
 		if (choice.kind !== 'files' && sameModel(choice, this.model.ref) && this.model.ready) return;
 		this.scan.cancel();
 		this.pattern.clear();
+		this.attention.clear();
+		this.circuit.clear();
 		if (!opts.keepSelection) this.selection.head = null;
 		if (!opts.keepTask && choice.kind === 'bundled') {
 			const spec = modelTaskSpec(choice.id, this.model.catalog?.models.find((m) => m.id === choice.id)?.task);
@@ -111,7 +125,15 @@ export class Dashboard {
 		this.selection.clamp(info.spec.n_layers, info.spec.n_heads, prompts.length);
 		void this.pattern.fetch(prompts[this.selection.prompt]);
 		await this.model.evaluate(prompts);
+		void this.attention.fetch(prompts);
 		await this.runScan();
+	}
+
+	/** Faithfulness of the scan's top-k heads, ablated the way the scan ablated (mean for patching scans). */
+	async measureCircuit(heads: { layer: number; head: number }[]): Promise<void> {
+		const method = this.scan.result?.method;
+		const ablation = method === 'zero' || method === 'resample' ? method : 'mean';
+		await this.circuit.measure(this.task.prompts, heads, ablation, this.task.seed, CircuitState.keyOf(heads, ablation, this.promptsKey));
 	}
 
 	/** Show prompt i of the set in the detail views. */
@@ -137,6 +159,7 @@ export class Dashboard {
 				this.selection.clamp(this.model.info!.spec.n_layers, this.model.info!.spec.n_heads, prompts.length);
 				void this.model.evaluate(prompts);
 				void this.pattern.fetch(prompts[this.selection.prompt]);
+				void this.attention.fetch(prompts);
 			}, 250);
 			return () => clearTimeout(timer);
 		});
@@ -150,11 +173,13 @@ export class Dashboard {
 
 	async setBackend(choice: Parameters<ModelState['setBackend']>[0]): Promise<void> {
 		this.scan.cancel();
+		this.circuit.cancel();
 		if (await this.model.setBackend(choice)) await this.measure();
 	}
 
 	dispose(): void {
 		this.scan.cancel();
+		this.circuit.cancel();
 		this.client.dispose();
 	}
 }

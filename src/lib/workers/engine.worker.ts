@@ -1,8 +1,7 @@
 // Runs arithlens core off the main thread: model loading, the engine, evaluation and scans. Each
 // request gets an AbortController; `cancel` aborts it and the call rejects with an AbortError.
-import { evaluateAccuracy } from './evaluate';
+import { attention, circuitFaithfulness, evaluate, scan } from './experiments';
 import { attentionPatterns } from './pattern';
-import { runScanCall } from './scan';
 import { transferables, type CallName, type Calls, type Request, type Response } from './protocol';
 import { load, setBackend } from './session';
 
@@ -16,9 +15,10 @@ const handlers: Handlers = {
 	load: (args, { progress }) => load(args.source, args.backend, progress),
 	setBackend: (args, { progress }) => setBackend(args.backend, progress),
 	pattern: (args) => attentionPatterns(args),
-	evaluate: (args, { signal, progress }) => evaluateAccuracy(args.prompts, signal, progress),
-	scan: (args, { signal, progress }) => runScanCall(args, signal, progress),
-	faithfulness: () => Promise.reject(new Error('faithfulness: not available yet'))
+	evaluate: (args, { signal, progress }) => evaluate(args.prompts, signal, progress),
+	scan: (args, { signal, progress }) => scan(args, signal, progress),
+	attention: (args, { signal, progress }) => attention(args.prompts, signal, progress),
+	faithfulness: (args, { signal, progress }) => circuitFaithfulness(args, signal, progress)
 };
 
 const running = new Map<number, AbortController>();

@@ -2,6 +2,7 @@
 // id; the worker answers with any number of progress messages and then one result or one error.
 // `cancel` aborts the AbortSignal the worker handed to that call. Large arrays travel as
 // Float32Array (transferred, not copied).
+import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
 import type { Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
 
@@ -45,6 +46,8 @@ export interface Accuracy {
 	perPosition: number[];
 	/** Mean over prompts of the summed log-probability of the answer tokens. */
 	logprob: number;
+	/** Multiplication prompts: accuracy and loss per answer digit and per subtask class. */
+	mul?: MulSubtaskReport;
 }
 
 export type ScanMethod = 'zero' | 'mean' | 'resample' | 'patch' | 'path';
@@ -79,6 +82,8 @@ export interface ScanResult {
 	mlpLogprobDrop?: Float32Array;
 	clean: Record<string, number>;
 	n: number;
+	/** Ablation scans of multiplication prompts: each head's effect per answer digit and subtask class. */
+	mul?: MulSubtaskReport;
 	/** Wall time of the scan in the worker, ms. */
 	ms: number;
 }
@@ -103,18 +108,19 @@ export interface PatternResult {
 
 export interface FaithfulnessArgs {
 	prompts: PromptRecord[];
-	method: ScanMethod;
+	method: AblationMethod;
 	heads: { layer: number; head: number }[];
 	seed: number;
 }
 
-export interface FaithfulnessRow {
-	label: string;
+export interface AttentionResult {
+	/** Target labels: a0 (a's units digit), a1…, op, b0…, '='. */
+	targets: string[];
+	/** Mean attention [L, H, A, K] from the position predicting answer token i to target k, over the set. */
+	attention: Float32Array;
+	layers: number;
 	heads: number;
-	accuracy: number;
-	logprob: number;
-	/** (metric(circuit) − metric(empty)) / (metric(full) − metric(empty)), on logprob. */
-	faithfulness: number;
+	answers: number;
 }
 
 /** Each call: its arguments, its result and the shape of its progress messages. */
@@ -124,7 +130,8 @@ export interface Calls {
 	evaluate: { args: { prompts: PromptRecord[] }; result: Accuracy; progress: ScanProgress };
 	scan: { args: ScanArgs; result: ScanResult; progress: ScanProgress };
 	pattern: { args: PatternArgs; result: PatternResult; progress: never };
-	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessRow[]; progress: ScanProgress };
+	attention: { args: { prompts: PromptRecord[] }; result: AttentionResult; progress: ScanProgress };
+	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessResult; progress: ScanProgress };
 }
 export type CallName = keyof Calls;
 

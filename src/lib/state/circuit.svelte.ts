@@ -1,0 +1,54 @@
+// Faithfulness of a head set (the scan's top k): accuracy and logprob with the set ablated, with only
+// the set kept, with every head ablated, against random sets of the same size; measured on request.
+import type { AblationMethod, FaithfulnessResult } from '$lib/core/experiments';
+import type { PromptRecord } from '$lib/core/tasks';
+import { ABORT, type EngineClient } from '$lib/workers/engineClient';
+import type { ScanProgress } from '$lib/workers/protocol';
+import type { HeadRef } from './selection.svelte';
+
+export class CircuitState {
+	result = $state.raw<FaithfulnessResult | null>(null);
+	/** Which heads, method and prompt set the result is for. */
+	key = $state('');
+	running = $state(false);
+	progress = $state.raw<ScanProgress | null>(null);
+	error = $state('');
+
+	#client: EngineClient;
+	#abort: AbortController | null = null;
+
+	constructor(client: EngineClient) {
+		this.#client = client;
+	}
+
+	static keyOf(heads: readonly HeadRef[], method: AblationMethod, promptsKey: string): string {
+		return `${method}|${heads.map((h) => `${h.layer}.${h.head}`).join(',')}|${promptsKey}`;
+	}
+
+	async measure(prompts: PromptRecord[], heads: HeadRef[], method: AblationMethod, seed: number, key: string): Promise<void> {
+		this.#abort?.abort();
+		const abort = (this.#abort = new AbortController());
+		[this.running, this.error, this.progress] = [true, '', null];
+		try {
+			const result = await this.#client.call(
+				'faithfulness',
+				{ prompts: $state.snapshot(prompts) as PromptRecord[], heads: $state.snapshot(heads), method, seed },
+				{ signal: abort.signal, onProgress: (p) => this.#abort === abort && (this.progress = p) }
+			);
+			[this.result, this.key] = [result, key];
+		} catch (e) {
+			if (this.#abort === abort && (e as Error).name !== ABORT) this.error = (e as Error).message;
+		} finally {
+			if (this.#abort === abort) [this.running, this.progress] = [false, null];
+		}
+	}
+
+	cancel(): void {
+		this.#abort?.abort();
+	}
+
+	clear(): void {
+		this.cancel();
+		[this.result, this.key, this.error] = [null, '', ''];
+	}
+}

@@ -1,0 +1,106 @@
+// The worker's measurements, all through core experiments on one ScanContext per (engine, prompt
+// set), so evaluation, scans, attention summaries and faithfulness share the clean and corrupted
+// runs: accuracy (with per-digit / per-subtask rates for multiplication), scans flattened into the
+// ScanResult the page draws, attention from answer positions to operands, circuit faithfulness.
+import {
+	ablationScan,
+	encodePromptSet,
+	evaluatePrompts,
+	faithfulness,
+	mulDigits,
+	mulSubtasks,
+	operandAttention,
+	pathPatchScan,
+	patchScan,
+	ScanContext,
+	type AblationMethod,
+	type AblationResult,
+	type FaithfulnessResult,
+	type MulSubtaskReport
+} from '$lib/core/experiments';
+import type { Engine } from '$lib/core/runtime';
+import type { PromptRecord } from '$lib/core/tasks';
+import type { Accuracy, AttentionResult, FaithfulnessArgs, ScanArgs, ScanProgress, ScanResult } from './protocol';
+import { session } from './session';
+
+let cached: { engine: Engine; key: string; ctx: ScanContext } | null = null;
+
+/** One ScanContext per (engine, prompt set), so a second measurement reuses the base runs. */
+function scanContext(prompts: PromptRecord[]): ScanContext {
+	const { model, engine } = session();
+	const key = JSON.stringify(prompts);
+	if (cached?.engine === engine && cached.key === key) return cached.ctx;
+	const set = encodePromptSet(model.tokenizer, prompts, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx);
+	cached = { engine, key, ctx: new ScanContext(engine, set) };
+	return cached.ctx;
+}
+
+type Progress = (p: ScanProgress) => void;
+
+/** Subtask rates of a multiplication prompt set (and head effects given an ablation); undefined for other tasks. */
+async function mulReport(ctx: ScanContext, prompts: PromptRecord[], ablation?: AblationResult): Promise<MulSubtaskReport | undefined> {
+	if (!prompts.some((r) => (r.meta as { op?: string } | undefined)?.op === 'mul' || /[*×]|times/.test(r.prompt))) return undefined;
+	let digits;
+	try {
+		digits = mulDigits(ctx.set, prompts, session().model.tokenizer);
+	} catch (e) {
+		if (e instanceof RangeError) return undefined; // no answer is the product written as digits
+		throw e;
+	}
+	const clean = ablation?.base ?? (await ctx.base('clean', {})).scores;
+	return mulSubtasks(digits, clean, ablation, 3);
+}
+
+export async function evaluate(prompts: PromptRecord[], signal: AbortSignal, onProgress: Progress): Promise<Accuracy> {
+	const ctx = scanContext(prompts);
+	const ev = await evaluatePrompts(ctx, prompts, { signal, onProgress });
+	return { n: ev.n, accuracy: ev.accuracy, logprob: ev.logprob, perPosition: ev.per_position_accuracy, mul: await mulReport(ctx, prompts) };
+}
+
+const f32 = (t: { data: Float32Array } | undefined) => t?.data;
+
+export async function scan(args: ScanArgs, signal: AbortSignal, onProgress: Progress): Promise<ScanResult> {
+	const started = performance.now();
+	const ctx = scanContext(args.prompts);
+	const { n_layers: L, n_heads: H } = ctx.spec;
+	const options = { signal, onProgress };
+	const common = { layers: L, heads: H, n: ctx.set.prompts.length };
+	const ms = () => performance.now() - started;
+	if (args.method === 'patch') {
+		const r = await patchScan(ctx, options);
+		return { ...common, method: 'patch', metric: 'logprob', score: r.heads.logprob!.data, mlp: f32(r.mlps?.logprob), positions: 0, clean: r.clean, ms: ms() };
+	}
+	if (args.method === 'path') {
+		const r = await pathPatchScan(ctx, options);
+		return { ...common, method: 'path', metric: 'answer_logit_rel', score: r.heads.data, positions: 0, clean: r.clean, ms: ms() };
+	}
+	const r = await ablationScan(ctx, { ...options, method: args.method as AblationMethod, seed: args.seed });
+	const heads = r.heads!;
+	return {
+		...common,
+		method: args.method,
+		metric: 'logprob',
+		score: heads.metrics.logprob!.data,
+		accuracyDrop: f32(heads.metrics.accuracy),
+		logprobDrop: f32(heads.metrics.logprob),
+		positionAccuracyDrop: heads.position_accuracy.data,
+		positions: heads.position_accuracy.shape[2],
+		mlp: f32(r.mlps?.metrics.logprob),
+		mlpAccuracyDrop: f32(r.mlps?.metrics.accuracy),
+		mlpLogprobDrop: f32(r.mlps?.metrics.logprob),
+		clean: r.clean,
+		mul: await mulReport(ctx, args.prompts, r),
+		ms: ms()
+	};
+}
+
+export async function attention(prompts: PromptRecord[], signal: AbortSignal, onProgress: Progress): Promise<AttentionResult> {
+	const ctx = scanContext(prompts);
+	const r = await operandAttention(ctx, prompts, session().model.tokenizer, { signal, onProgress });
+	const [L, H, A] = r.attention.shape;
+	return { targets: r.targets, attention: r.attention.data, layers: L, heads: H, answers: A };
+}
+
+export function circuitFaithfulness(args: FaithfulnessArgs, signal: AbortSignal, onProgress: Progress): Promise<FaithfulnessResult> {
+	return faithfulness(scanContext(args.prompts), { heads: args.heads, method: args.method, seed: args.seed, signal, onProgress });
+}

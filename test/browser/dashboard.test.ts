@@ -11,6 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderSource } from '../../src/cli/node-source';
+import { encodePromptSet, faithfulness, ScanContext } from '../../src/lib/core/experiments';
+import { loadModel } from '../../src/lib/core/model';
+import { createNodeEngine } from '../../src/lib/core/runtime/node';
+import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks';
 import { readFixture } from '../engine/fixtures';
 import { launchChromium } from './harness/browser';
 import { REPO } from './harness/build';
@@ -21,6 +26,15 @@ const BUILD = join(REPO, 'build');
 const SHOTS = join(REPO, 'docs/screenshots');
 const TOL = 1e-4;
 const TINY = '/test/fixtures/models/tiny-gpt2';
+const BUNDLED = JSON.parse(readFileSync(join(REPO, 'models/index.json'), 'utf8')) as { default: string };
+const hasModel = (dir: string) => existsSync(join(REPO, dir, 'config.json'));
+/** The shipped mul-2d model, or while it trains its latest checkpoint. */
+const MUL_2D = hasModel('models/mul-2d')
+	? 'models/mul-2d'
+	: (readdirSync(join(REPO, 'models/mul-2d/checkpoints'), { withFileTypes: true })
+			.filter((d) => d.isDirectory() && hasModel(`models/mul-2d/checkpoints/${d.name}`))
+			.map((d) => `models/mul-2d/checkpoints/${d.name}`)
+			.sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()))[0] ?? null);
 
 let server: StaticServer;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -72,6 +86,54 @@ async function shownScores(page: Page): Promise<{ heads: number[]; mlps: number[
 	return { heads, mlps };
 }
 
+interface CliScan {
+	json: { provenance: Record<string, unknown> & { model: { weights_sha256?: string } }; heads: { layer: number; head: number; score: number }[]; mlps: { layer: number; score: number }[] };
+	csv: string;
+}
+
+/** `arithlens scan` (onnxruntime-node) on the same model and prompts: its JSON report and CSV. */
+function cliScan(modelDir: string, args: string[]): CliScan {
+	const out = mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
+	execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), 'scan', '--model', join(REPO, modelDir), ...args, '--json', join(out, 'h.json'), '--csv', join(out, 'h.csv')], {
+		cwd: REPO,
+		stdio: 'pipe'
+	});
+	return { json: JSON.parse(readFileSync(join(out, 'h.json'), 'utf8')), csv: readFileSync(join(out, 'h.csv'), 'utf8') };
+}
+
+const layerMajor = <T extends { layer: number; head?: number }>(rows: T[]) => [...rows].sort((a, b) => a.layer - b.layer || (a.head ?? 0) - (b.head ?? 0));
+
+/** Shown scores against the CLI's, heads and MLP layers. */
+async function expectCliScores(page: Page, label: string, cli: CliScan): Promise<void> {
+	const shown = await shownScores(page);
+	expectClose(`${label} heads vs CLI`, shown.heads, layerMajor(cli.json.heads).map((h) => h.score));
+	expectClose(`${label} MLPs vs CLI`, shown.mlps, layerMajor(cli.json.mlps).map((m) => m.score));
+}
+
+/** Core faithfulness of `heads` (mean ablation, seed 0) in Node on the generated prompts of `task`. */
+async function nodeFaithfulness(modelDir: string, task: string, n: number, heads: { layer: number; head: number }[]): Promise<number> {
+	const model = await loadModel(folderSource(join(REPO, modelDir)));
+	const engine = await createNodeEngine(model);
+	try {
+		const prompts = generatePrompts(parseTaskSpec(task), { n, seed: 0 });
+		const ctx = new ScanContext(engine, encodePromptSet(model.tokenizer, prompts, model.spec.n_ctx));
+		return (await faithfulness(ctx, { heads, method: 'mean', seed: 0 })).faithfulness;
+	} finally {
+		await engine.dispose();
+	}
+}
+
+/** Parses a head-table CSV into rows keyed by "layer,head". */
+function csvRows(text: string): { header: string[]; rows: Map<string, number[]> } {
+	const [head, ...lines] = text.trim().split('\n');
+	const header = head.split(',');
+	const rows = new Map(lines.map((l) => {
+		const cells = l.split(',').map(Number);
+		return [`${cells[0]},${cells[1]}`, cells] as const;
+	}));
+	return { header, rows };
+}
+
 function expectClose(label: string, shown: number[], expected: number[]): void {
 	const d = maxDiff(shown, expected);
 	console.log(`${label}: max |diff| ${d.toExponential(2)} over ${expected.length} values`);
@@ -118,7 +180,6 @@ describe('dashboard (built app, headless Chromium)', () => {
 		expect(pattern.length, 'prompt + answer tokens shown').toBeGreaterThan(T);
 		const expected = Array.from({ length: T * T }, (_, i) => ref.data[2 * T * T + i]);
 		expectClose('attention pattern L1.H2 vs reference', pattern.slice(0, T).flatMap((row) => row.slice(0, T)), expected);
-		await page.screenshot({ path: join(SHOTS, 'head-detail.png'), fullPage: true });
 		await page.close();
 	});
 
@@ -132,6 +193,36 @@ describe('dashboard (built app, headless Chromium)', () => {
 		const shown = await shownScores(page);
 		expectClose('webgpu zero heads vs reference', shown.heads, Array.from(fx.float('scan.zero.heads.logprob').data));
 		expect(await page.getByTestId('backend').getAttribute('data-backend'), 'still on WebGPU after the scan').toBe('webgpu');
+		await page.close();
+	});
+
+	it('tiny-gpt2 on WASM, generated prompts: scores equal the CLI scan, and the CSV/JSON downloads hold its rows and provenance', async () => {
+		const page = await newPage();
+		await openDashboard(page, server.url, `?model=url:${TINY}&backend=wasm&task=add:2&n=24&seed=7`);
+		await waitForScan(page); // the link's scan (mean ablation) runs on open
+		const cli = cliScan('test/fixtures/models/tiny-gpt2', ['--task', 'add:2', '--n', '24', '--seed', '7', '--method', 'mean']);
+		await expectCliScores(page, 'wasm mean add:2', cli);
+
+		const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+		const shown = csvRows(readFileSync((await download.path())!, 'utf8'));
+		const expected = csvRows(cli.csv);
+		expect(shown.header).toEqual(expected.header);
+		expect([...shown.rows.keys()].sort()).toEqual([...expected.rows.keys()].sort());
+		let worst = 0;
+		for (const [key, want] of expected.rows) {
+			const got = shown.rows.get(key)!;
+			worst = Math.max(worst, maxDiff(got, want));
+			expect(maxDiff(got, want), `CSV row ${key}: ${got} vs CLI ${want}`).toBeLessThanOrEqual(TOL);
+		}
+		console.log(`CSV vs CLI: ${expected.rows.size} rows, max |diff| ${worst.toExponential(2)}`);
+
+		const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+		const report = JSON.parse(readFileSync((await json.path())!, 'utf8'));
+		const { timestamp: _t, backend, model, ...rest } = report.provenance;
+		const { timestamp: _u, backend: cliBackend, model: cliModel, ...cliRest } = cli.json.provenance;
+		expect(rest).toEqual(cliRest);
+		expect([backend, cliBackend]).toEqual(['wasm', 'node']);
+		expect(model.weights_sha256).toBe((cliModel as { weights_sha256: string }).weights_sha256);
 		await page.close();
 	});
 
@@ -168,6 +259,57 @@ describe('dashboard (built app, headless Chromium)', () => {
 		expect(again.url()).toBe(url);
 		await page.close();
 		await again.close();
+	});
+
+	it.skipIf(!hasModel(`models/${BUNDLED.default}`))(`the bundled default model (${BUNDLED.default}) opens with no parameters, on WASM with ?backend=wasm, and its mean-ablation scores equal the CLI's`, async () => {
+		const page = await newPage();
+		await openDashboard(page, server.url, '?backend=wasm');
+		expect(await page.getByTestId('model-select').inputValue()).toBe(BUNDLED.default);
+		expect(await page.getByTestId('backend').getAttribute('data-backend')).toBe('wasm');
+		await page.getByTestId('accuracy').and(page.locator('[data-value]:not([data-value=""])')).waitFor();
+		await waitForScan(page);
+		const spec = await page.getByTestId('task-spec').inputValue();
+		await expectCliScores(page, `${BUNDLED.default} wasm mean`, cliScan(`models/${BUNDLED.default}`, ['--task', spec, '--n', '100', '--seed', '0', '--method', 'mean']));
+		await page.screenshot({ path: join(SHOTS, 'overview.png') });
+		await page.close();
+	});
+
+	it.skipIf(!MUL_2D)(`mul-2d (${MUL_2D}): the subtask diagram of the chosen prompt, per-digit head effects, scores equal the CLI's`, async () => {
+		const page = await newPage();
+		await openDashboard(page, server.url, `?model=url:${MUL_2D}&backend=wasm&task=mul:2:pad:reversed&head=0.0&prompt=2`);
+		await waitForScan(page);
+		await expectCliScores(page, 'mul-2d wasm mean', cliScan(MUL_2D!, ['--task', 'mul:2:pad:reversed', '--n', '100', '--seed', '0', '--method', 'mean']));
+		const diagram = page.getByTestId('subtask-diagram');
+		await diagram.waitFor();
+		const prompt = await page.locator('.list button[aria-pressed="true"]').textContent();
+		const [a, b] = prompt!.match(/\d+/g)!.map(Number);
+		expect(await diagram.textContent()).toContain(`${a} × ${b} = ${a * b}`);
+		expect(await page.getByTestId('subtask-head').count(), 'heads listed under the digits').toBeGreaterThan(0);
+		expect(await page.getByTestId('subtask-classes').locator('tbody tr').count()).toBeGreaterThan(1);
+		await page.screenshot({ path: join(SHOTS, 'overview-mul-2d.png') });
+		await page.locator('section', { has: page.getByTestId('attention-pattern') }).screenshot({ path: join(SHOTS, 'head-detail-mul-2d.png') });
+		await page.locator('section', { has: page.getByTestId('model-view') }).screenshot({ path: join(SHOTS, 'attention-grid-mul-2d.png') });
+		await page.locator('section', { has: diagram }).screenshot({ path: join(SHOTS, 'subtasks-mul-2d.png') });
+		await page.getByTestId('subtask-head').first().click();
+		await expect.poll(() => new URL(page.url()).searchParams.get('head')).not.toBe('0.0');
+		await page.getByTestId('faithfulness-run').click();
+		await page.getByTestId('faithfulness-value').waitFor();
+		// the same measurement in Node (onnxruntime-node), on the heads the page lists as its top k
+		const top = await page.getByTestId('top-heads').locator('.name').allTextContents();
+		const heads = top.map((t) => t.match(/L(\d+)\.H(\d+)/)!.slice(1).map(Number)).map(([layer, head]) => ({ layer, head }));
+		const expected = await nodeFaithfulness(MUL_2D!, 'mul:2:pad:reversed', 100, heads);
+		const shownFaith = Number(await page.getByTestId('faithfulness-value').getAttribute('data-value'));
+		console.log(`faithfulness of ${top.join(' ')}: page ${shownFaith}, node ${expected}`);
+		expect(Math.abs(shownFaith - expected), `faithfulness ${shownFaith} vs node ${expected}`).toBeLessThanOrEqual(TOL);
+		await page.locator('section', { has: page.getByTestId('faithfulness') }).screenshot({ path: join(SHOTS, 'circuit-mul-2d.png') });
+		await page.close();
+
+		const dark = await newPage('dark');
+		await openDashboard(dark, server.url, `?model=url:${MUL_2D}&backend=wasm&task=mul:2:pad:reversed&head=1.1`);
+		await waitForScan(dark);
+		await dark.getByTestId('attention-pattern').waitFor();
+		await dark.screenshot({ path: join(SHOTS, 'overview-dark.png') });
+		await dark.close();
 	});
 
 	it('loaded nothing from another origin and threw no page errors', () => {

@@ -26,7 +26,7 @@ export const DEFAULT_VIEW: View = {
 	model: null,
 	backend: 'auto',
 	task: null,
-	n: 64,
+	n: 100,
 	seed: 0,
 	method: 'mean',
 	head: null,

@@ -312,6 +312,35 @@ describe('dashboard (built app, headless Chromium)', () => {
 		await dark.close();
 	});
 
+	it('works from a sub-folder of a static host, and the head map is reachable and usable by keyboard alone', async () => {
+		const sub = await serveStatic([
+			['/deep/site/fixtures/', join(REPO, 'test/fixtures')],
+			['/deep/site/', BUILD]
+		]);
+		try {
+			const page = await newPage();
+			await openDashboard(page, sub.url, 'deep/site/?model=url:fixtures/models/tiny-gpt2&backend=wasm&task=add:2&n=16');
+			await waitForScan(page);
+			// Tab from the top of the page until a head-map cell has focus
+			await page.locator('body').focus();
+			let presses = 0;
+			while (!(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'head-cell')) && presses < 80) {
+				await page.keyboard.press('Tab');
+				presses++;
+			}
+			expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), `no head cell after ${presses} Tab presses`).toBe('head-cell');
+			await page.keyboard.press('ArrowRight');
+			await page.keyboard.press('ArrowDown');
+			await page.keyboard.press('Enter');
+			await expect.poll(() => page.locator('#detail-heading').textContent()).toBe('Head L1.H1');
+			await page.getByTestId('attention-pattern').waitFor();
+			expect(new URL(page.url()).pathname).toBe('/deep/site/');
+			await page.close();
+		} finally {
+			await sub.close();
+		}
+	});
+
 	it('loaded nothing from another origin and threw no page errors', () => {
 		expect(foreignRequests).toEqual([]);
 		expect(pageErrors).toEqual([]);

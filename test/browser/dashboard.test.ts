@@ -180,6 +180,16 @@ describe('dashboard (built app, headless Chromium)', () => {
 		expect(pattern.length, 'prompt + answer tokens shown').toBeGreaterThan(T);
 		const expected = Array.from({ length: T * T }, (_, i) => ref.data[2 * T * T + i]);
 		expectClose('attention pattern L1.H2 vs reference', pattern.slice(0, T).flatMap((row) => row.slice(0, T)), expected);
+
+		// every figure saves as a standalone SVG and as a PNG
+		const figure = page.locator('figure', { has: page.getByTestId('head-map') });
+		const [svg] = await Promise.all([page.waitForEvent('download'), figure.getByTestId('export-svg').click()]);
+		const svgText = readFileSync((await svg.path())!, 'utf8');
+		expect(svg.suggestedFilename()).toBe('head-map-mean.svg');
+		expect(svgText.startsWith('<?xml')).toBe(true);
+		expect(svgText.match(/data-testid="head-cell"/g)?.length).toBe(8);
+		const [png] = await Promise.all([page.waitForEvent('download'), figure.getByTestId('export-png').click()]);
+		expect([...readFileSync((await png.path())!).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 		await page.close();
 	});
 
@@ -188,6 +198,12 @@ describe('dashboard (built app, headless Chromium)', () => {
 		const page = await newPage();
 		await openDashboard(page, server.url, `?model=url:${TINY}&backend=webgpu&task=add:2`);
 		expect(await page.getByTestId('backend').getAttribute('data-backend')).toBe('webgpu');
+		await waitForScan(page); // the link's own scan (mean, generated prompts)
+		// a scan can be cancelled midway, and the next one runs normally
+		await page.getByTestId('scan-method').selectOption('resample');
+		await page.getByTestId('scan-run').click();
+		await page.getByTestId('scan-cancel').click();
+		await expect.poll(() => page.getByTestId('scan-progress').getAttribute('data-status')).toBe('cancelled');
 		await uploadPrompts(page, fixturePromptFile('tiny-gpt2'));
 		await runScan(page, 'zero');
 		const shown = await shownScores(page);

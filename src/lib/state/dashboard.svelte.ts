@@ -169,6 +169,9 @@ export class Dashboard {
 		const [inputs, provenance] = [this.scanInputs, this.provenance];
 		if (!inputs || !provenance || this.task.prompts.length === 0) return;
 		await this.scan.run(this.task.prompts, inputs, provenance);
+		// First insight: with nothing selected yet, show the most important head in the detail views.
+		const best = this.scan.entries[0];
+		if (!this.selection.head && best && this.scan.status === 'done') this.selection.select(best.layer, best.head);
 	}
 
 	async setBackend(choice: Parameters<ModelState['setBackend']>[0]): Promise<void> {

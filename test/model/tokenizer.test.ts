@@ -25,6 +25,13 @@ describe('tokenizer', () => {
 		JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'))
 	);
 
+	it('matches added tokens written in the text whole, and still checks the characters around them', () => {
+		expect(tk.encode('46<eos>', { addSpecialTokens: false })).toEqual([8, 10, 2]);
+		expect(tk.encode('<bos>1<eos>', { addSpecialTokens: false })).toEqual([1, 5, 2]);
+		expect(() => tk.encode('4<eo')).toThrow(TokenizeError);
+		expect(() => tk.encode('<eos>x')).toThrow(/"x"/);
+	});
+
 	it('reads special ids from tokenizer_config.json and decodes / names tokens', () => {
 		expect([tk.bosId, tk.eosId, tk.padId, tk.unkId]).toEqual([1, 2, 0, 3]);
 		expect(tk.vocabSize).toBe(21);

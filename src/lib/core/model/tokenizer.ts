@@ -50,6 +50,11 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 	const unkId = modelUnk !== null ? (vocab.get(modelUnk) ?? null) : idOf('unk_token');
 	const unkText = unkId === null ? null : (tk.id_to_token(unkId) ?? null);
 
+	const addedTokens = (Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as Json[]) : [])
+		.map((t) => (isObject(t) ? t.content : undefined))
+		.filter((c): c is string => typeof c === 'string' && c.length > 0)
+		.sort((a, b) => b.length - a.length); // longest first, as the tokenizer matches them
+
 	// Per character: does it encode on its own, and not to <unk>? Cached: prompts reuse few characters.
 	const charProblem = new Map<string, string | null>();
 	const problemOf = (ch: string): string | null => {
@@ -67,8 +72,15 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 	return {
 		encode(text, { addSpecialTokens = true } = {}) {
 			let pos = 0;
+			let skipUntil = 0;
 			for (const ch of text) {
-				const problem = problemOf(ch);
+				// Added tokens written in the text (e.g. "<eos>" in an answer) are matched whole by the
+				// tokenizer before pre-tokenization, so their characters are not checked one by one.
+				if (pos >= skipUntil) {
+					const added = addedTokens.find((t) => text.startsWith(t, pos));
+					if (added) skipUntil = pos + added.length;
+				}
+				const problem = pos < skipUntil ? null : problemOf(ch);
 				if (problem) {
 					const code = 'U+' + ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
 					throw new TokenizeError(text, `character ${JSON.stringify(ch)} (${code}) at position ${pos} of ${JSON.stringify(text)} ${problem}`, ch, pos);

@@ -86,7 +86,8 @@ def fixture(name):
         per_prompt[run]["position_correct"] = position_correct(logits, data["n_prompt"], data["answers"])
 
     os.makedirs(os.path.join(FIXTURES, "metrics"), exist_ok=True)
-    safetensors_io.save({k: v.contiguous() for k, v in tensors.items()}, os.path.join(FIXTURES, "metrics", f"{name}.safetensors"))
+    safetensors_io.save({k: v.contiguous() for k, v in tensors.items()}, os.path.join(FIXTURES, "metrics", f"{name}.safetensors"),
+                        dtype=torch.float32)
     out = {"fixture": name, "generator": "models/train/make_metric_fixtures.py", "rows": manifest["rows"],
            "n_prompt": data["n_prompt"].tolist(), "answers": data["answers"], "cf_first": data["cf_first"].tolist(),
            "metrics": per_prompt}
@@ -96,6 +97,7 @@ def fixture(name):
 
 
 def main():
+    torch.set_default_dtype(torch.float64)  # same float64 oracle as make_fixtures.py
     for name in sys.argv[1:] or ["tiny-gpt2", "tiny-llama-gqa"]:
         fixture(name)
 

@@ -117,8 +117,8 @@ def init_weights(s: Spec, generator=None, std=0.02):
 
 def rotary_cos_sin(T, dim, base):
     """cos, sin [T, dim] for rotate_half RoPE (Llama / GPT-NeoX / TransformerLens default)."""
-    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
-    freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)  # [T, dim/2]
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.get_default_dtype()) / dim))
+    freqs = torch.outer(torch.arange(T, dtype=torch.get_default_dtype()), inv_freq)  # [T, dim/2]
     emb = torch.cat([freqs, freqs], dim=-1)
     return emb.cos(), emb.sin()
 
@@ -147,7 +147,7 @@ class Reference(nn.Module):
             raise KeyError(f"missing canonical weights: {sorted(missing)}")
         self.params = nn.ParameterDict()
         for name, shape in expected.items():
-            t = weights[name].float()
+            t = weights[name].to(torch.get_default_dtype())  # float64 when make_fixtures asks
             if tuple(t.shape) != tuple(shape):
                 raise ValueError(f"{name}: shape {tuple(t.shape)} != expected {shape}")
             self.params[name.replace(".", "__")] = nn.Parameter(t.clone())

@@ -342,7 +342,15 @@ describe('dashboard (built app, headless Chromium)', () => {
 		ownOrigins.push(sub.url);
 		try {
 			const page = await newPage();
-			await openDashboard(page, sub.url, 'deep/site/?model=url:fixtures/models/tiny-gpt2&backend=wasm&task=add:2&n=16');
+			// no backend parameter: 'auto' picks WebGPU on a hardware adapter, WASM on a software one (and says why)
+			await openDashboard(page, sub.url, 'deep/site/?model=url:fixtures/models/tiny-gpt2&task=add:2&n=16');
+			const fallback = await page.evaluate(async () => {
+				type Adapter = { info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean };
+				const adapter = await (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu?.requestAdapter();
+				return !adapter || (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter) === true;
+			});
+			expect(await page.getByTestId('backend').getAttribute('data-backend')).toBe(fallback ? 'wasm' : 'webgpu');
+			if (fallback) expect(await page.getByTestId('backend-reason').textContent()).toMatch(/^auto: /);
 			await waitForScan(page);
 			// Tab from the top of the page until a head-map cell has focus
 			await page.locator('body').focus();

@@ -187,6 +187,15 @@ describe('dashboard (built app, headless Chromium)', () => {
 		const expected = Array.from({ length: T * T }, (_, i) => ref.data[2 * T * T + i]);
 		expectClose('attention pattern L1.H2 vs reference', pattern.slice(0, T).flatMap((row) => row.slice(0, T)), expected);
 
+		// activation patching and path patching (the fixture prompts carry counterfactuals)
+		await runScan(page, 'patch');
+		expectClose('wasm patch heads vs reference', (await shownScores(page)).heads, Array.from(fx.float('scan.patch.heads.logprob').data));
+		await runScan(page, 'path');
+		const path = await shownScores(page);
+		expectClose('wasm path heads vs reference', path.heads, Array.from(fx.float('scan.path.heads.answer_logit_rel').data));
+		expect(path.mlps, 'path patching scores heads only').toEqual([]);
+		await runScan(page, 'mean');
+
 		// every figure saves as a standalone SVG and as a PNG
 		const figure = page.locator('figure', { has: page.getByTestId('head-map') });
 		const [svg] = await Promise.all([page.waitForEvent('download'), figure.getByTestId('export-svg').click()]);

@@ -100,10 +100,10 @@ def write_card(folder, result):
               "for the whole run",
               "- `training_log.json` holds, per step, the loss, the loss and accuracy per answer position"
               + (", the loss per multiplication subtask (BM, CM, Carry, UC, US10)" if op == "mul" else "")
-              + ", and every 250 steps the exact match on 2,000 held-out problems",
+              + f", and every 250 steps the exact match on {min(2000, meta['heldout_problems']):,} held-out problems",
               ]
     if os.path.isdir(os.path.join(folder, "checkpoints")):
-        steps = sorted(os.listdir(os.path.join(folder, "checkpoints")))
+        steps = sorted(os.listdir(os.path.join(folder, "checkpoints")), key=lambda d: int(d.split("-")[-1]))
         lines.append(f"- intermediate checkpoints (same folder format) in `checkpoints/`: {', '.join(steps)}")
     with open(os.path.join(folder, "README.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -1,8 +1,8 @@
-// Circuits on the reference fixtures: faithfulness rows checked against the reference's single-head
-// mean-ablation scores (a one-head set ablated = that head's scan row; random one-head sets = the mean
-// of the drawn heads' rows), the identities of the full and empty sets, a multi-head set against a
-// direct engine run, the head table of a scan, and attention to operands against the reference's
-// captured hook_pattern.
+// Circuits on every reference fixture with scans (tiny models now; the shipped models' fixtures when
+// they appear): faithfulness rows checked against the reference's single-head mean-ablation scores (a
+// one-head set ablated = that head's scan row; random one-head sets = the drawn heads' rows), the
+// identities of the full and empty sets, a multi-head set against a direct engine run, the head table
+// of a scan, and attention to operands against the reference's captured hook_pattern.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ablationScan } from '../../src/lib/core/experiments/ablation';
 import { operandAttention, operandRoles } from '../../src/lib/core/experiments/attention';
@@ -11,11 +11,11 @@ import { promptMetrics } from '../../src/lib/core/experiments/metrics';
 import { cleanRow } from '../../src/lib/core/experiments/prompts';
 import { rankScan, topHeads } from '../../src/lib/core/experiments/ranking';
 import { ScanContext } from '../../src/lib/core/experiments/scan';
-import { expectClose, loadScanFixture, type Loaded } from './helpers';
+import { expectClose, loadScanFixture, scanFixtureNames, type Loaded } from './helpers';
 
 const TOL = 1e-4;
 
-describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-ln-gelu_new-rotary-parallel'])('%s', (name) => {
+describe.each(scanFixtureNames())('%s', (name) => {
 	let f: Loaded;
 	let ctx: ScanContext;
 	beforeAll(async () => {
@@ -29,15 +29,17 @@ describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-ln-gelu_new-rotary-parallel'])
 
 	it('faithfulness of one head: ablated = its reference mean-ablation row; random one-head sets likewise', async () => {
 		const clean = f.manifest.scans.mean.clean!;
-		const res = await faithfulness(ctx, { heads: [{ layer: 1, head: 2 }], method: 'mean', randomSets: 6, seed: 3 });
+		const [l, h] = [f.model.spec.n_layers - 1, f.model.spec.n_heads - 1];
+		const res = await faithfulness(ctx, { heads: [{ layer: l, head: h }], method: 'mean', randomSets: 6, seed: 3 });
 		expectClose(`${name} full`, [res.full.accuracy, res.full.logprob], [clean.accuracy, clean.logprob], TOL);
-		expectClose(`${name} ablated (1,2)`, [res.ablated.accuracy, res.ablated.logprob], [clean.accuracy - refDrop('accuracy', 1, 2), clean.logprob - refDrop('logprob', 1, 2)], TOL);
+		expectClose(`${name} ablated (${l},${h})`, [res.ablated.accuracy, res.ablated.logprob], [clean.accuracy - refDrop('accuracy', l, h), clean.logprob - refDrop('logprob', l, h)], TOL);
 		expect(res.random.sets).toHaveLength(6);
 		const want = res.random.sets.map(([h]) => clean.logprob - refDrop('logprob', h.layer, h.head));
 		expectClose(`${name} random one-head sets`, res.random.ablated.logprob.values, want, TOL);
-		const mean = want.reduce((a, b) => a + b, 0) / want.length;
-		expect(res.random.ablated.logprob.mean).toBeCloseTo(mean, 5);
-		expect(res.random.ablated.logprob.std).toBeCloseTo(Math.sqrt(want.reduce((a, v) => a + (v - mean) ** 2, 0) / (want.length - 1)), 5);
+		const values = res.random.ablated.logprob.values;
+		const mean = values.reduce((a, b) => a + b, 0) / values.length;
+		expect(res.random.ablated.logprob.mean).toBeCloseTo(mean, 10);
+		expect(res.random.ablated.logprob.std).toBeCloseTo(Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1)), 10);
 	});
 
 	it('faithfulness of all heads is 1 with an untouched circuit; of no heads the circuit is the empty model', async () => {
@@ -78,7 +80,7 @@ describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-ln-gelu_new-rotary-parallel'])
 			expect(e.score).toBeCloseTo(ref[e.layer * H + e.head], 4);
 			expect(e.accuracy_drop).toBeCloseTo(refDrop('accuracy', e.layer, e.head), 4);
 			expect(e.logprob_drop).toBe(e.score);
-			expect(e.position_accuracy_drop).toHaveLength(2);
+			expect(e.position_accuracy_drop).toHaveLength(f.set.maxAnswer);
 		}
 		expect(mlps).toHaveLength(f.model.spec.attn_only ? 0 : L);
 		expect(topHeads(heads, { count: 3 })).toEqual(heads.slice(0, 3).map(({ layer, head }) => ({ layer, head })));
@@ -88,22 +90,29 @@ describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-ln-gelu_new-rotary-parallel'])
 	it('attention from the answer positions to operands, operator and = matches the reference patterns', async () => {
 		expect(operandRoles(f.model.tokenizer, '12+34=')).toEqual({ a: [2, 1], b: [5, 4], op: [3], eq: [6] });
 		const res = await operandAttention(ctx, f.manifest.prompts, f.model.tokenizer, { batchRows: 3 });
-		expect(res.targets).toEqual(['a0', 'a1', 'op', 'b0', 'b1', '=']);
 		const { n_heads: H } = f.model.spec;
 		const [, , A, K] = res.attention.shape;
+		const digits = (prefix: string) => res.targets.filter((t) => t.startsWith(prefix)).length;
+		expect(res.targets).toEqual([...Array.from({ length: digits('a') }, (_, j) => `a${j}`), 'op', ...Array.from({ length: digits('b') }, (_, j) => `b${j}`), '=']);
 		// answer slot 0 is predicted at the last prompt position, which the reference captured (layer 0, every prompt)
-		const roles = [[2], [1], [3], [5], [4], [6]];
 		const want: number[] = [];
 		const got: number[] = [];
+		const targetsOf = (prompt: string): number[][] => {
+			const r = operandRoles(f.model.tokenizer, prompt)!;
+			return res.targets.map((t) => (t === 'op' ? r.op : t === '=' ? r.eq : t[0] === 'a' ? [r.a[Number(t.slice(1))]] : [r.b[Number(t.slice(1))]]).filter((x) => x !== undefined));
+		};
 		for (let h = 0; h < H; h++)
 			for (let k = 0; k < K; k++) {
-				let sum = 0;
-				f.manifest.prompts.forEach((_, i) => {
+				let [sum, count] = [0, 0];
+				f.manifest.prompts.forEach(({ prompt }, i) => {
+					const toks = targetsOf(prompt)[k];
+					if (toks.length === 0) return;
 					const p = f.fx.float(`capture.${i}.blocks.0.attn.hook_pattern`); // [H, T, T]
 					const T = p.shape[1];
-					for (const t of roles[k]) sum += p.data[(h * T + T - 1) * T + t];
+					for (const t of toks) sum += p.data[(h * T + T - 1) * T + t];
+					count++;
 				});
-				want.push(sum / f.manifest.prompts.length);
+				want.push(count ? sum / count : NaN);
 				got.push(res.attention.data[((0 * H + h) * A + 0) * K + k]);
 			}
 		expectClose(`${name} operand attention, layer 0, first answer position`, got, want, 1e-5);

@@ -52,12 +52,12 @@ export interface AblationResult {
 	base: ScoreTable;
 }
 
-/** Where ablated heads and MLPs take their replacement from, for each method. */
-export function ablationRecipe(set: PromptSet, method: AblationMethod, perm?: readonly number[]): Recipe {
+/** Where ablated heads and MLPs take their replacement from, for each method (MLP activations are kept only when MLPs are ablated). */
+export function ablationRecipe(set: PromptSet, method: AblationMethod, perm?: readonly number[], mlps = true): Recipe {
 	if (method === 'zero') return { base: 'clean', needs: { clean: {} }, sources: () => ({}) };
 	return {
 		base: 'clean',
-		needs: { clean: { z: true, post: true } },
+		needs: { clean: { z: true, post: mlps } },
 		sources(runs: BaseRuns, s: Spec): Sources {
 			const run = runs.clean!;
 			const lengths = set.prompts.map(sequenceLength);
@@ -102,7 +102,7 @@ export async function ablationScan(ctx: ScanContext, options: AblationOptions): 
 	const heads = options.heads ?? true ? allHeads(s) : [];
 	const mlps = options.mlps ?? true ? allMlps(s) : [];
 	const components = [...heads, ...mlps];
-	const table = await runScan(ctx, components, ablationRecipe(set, method, perm), options);
+	const table = await runScan(ctx, components, ablationRecipe(set, method, perm, mlps.length > 0), options);
 	const base = (await ctx.base('clean', {})).scores;
 	const L = s.n_layers;
 	return {

@@ -7,12 +7,13 @@ import type { Spec } from '../model/spec';
 export const DEFAULT_MEMORY_BUDGET = 256 * 1024 ** 2;
 
 /**
- * A new graph variant (one onnxruntime session) costs about as much as this many multiply-adds per
- * weight it holds, plus a fixed part: measured on onnxruntime-node (CPU), where creating a GPT-2-small
- * session took about as long as pushing 2,300 tokens through the model.
+ * Building a graph variant and its onnxruntime session costs about as much as this many multiply-adds
+ * per weight it holds, plus a fixed part. Measured with onnxruntime-node on 2 CPU cores running
+ * ~90 GMAC/s: a GPT-2-small graph restarting at block 10 took ~0.6 s to build and load, one from
+ * the tokens ~1.2 s, i.e. ~8 ns per weight plus ~0.2 s.
  */
-export const SESSION_MACS_PER_PARAM = 2300;
-export const SESSION_FIXED_MACS = 2e9;
+export const SESSION_MACS_PER_PARAM = 730;
+export const SESSION_FIXED_MACS = 18e9;
 
 export interface RowShape {
 	/** Tokens in the row. */

@@ -107,7 +107,7 @@ export async function faithfulness(ctx: ScanContext, options: FaithfulnessOption
 		perm = options.perm ? [...options.perm] : resamplePermutation(set, seed);
 		checkPermutation(perm, set.prompts.length);
 	}
-	const table = await runScan(ctx, components, ablationRecipe(set, method, perm), options);
+	const table = await runScan(ctx, components, ablationRecipe(set, method, perm, false), options);
 	const full = metricsOf((await ctx.base('clean', {})).scores, 0);
 	const empty = metricsOf(table, 2);
 	const circuit = metricsOf(table, 1);

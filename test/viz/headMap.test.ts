@@ -50,6 +50,9 @@ describe('headMap', () => {
 		h.update({ heads }, { rankBy: 'abs' });
 		expect(outlined(h.svg)).toEqual(expectedTop(4, Math.abs));
 		expect(outlined(h.svg)).toContain('2,3');
+		h.update({ heads }, { rankBy: 'ascending' });
+		expect(outlined(h.svg)).toEqual(expectedTop(4, (v) => -v));
+		expect(at(h.svg, 2, 3).getAttribute('data-rank')).toBe('1'); // the most negative ranks first
 	});
 
 	it('colours on a diverging scale centred at 0 with a symmetric domain', () => {

@@ -41,10 +41,10 @@ export const METHOD_SCORE_LABELS: Record<ScanMethod, string> = {
 };
 
 /** Path patching's relative change is negative for key heads; the others rank high-first. */
-export const METHOD_RANK_BY: Record<ScanMethod, 'score' | 'abs'> = {
+export const METHOD_RANK_BY: Record<ScanMethod, 'score' | 'abs' | 'ascending'> = {
 	zero: 'score',
 	mean: 'score',
 	resample: 'score',
 	patch: 'score',
-	path: 'abs'
+	path: 'ascending' // same order as the core ranking and the exports: most negative first
 };

@@ -8,8 +8,9 @@
 // Ranking: by default the largest *score* ranks first (rankBy 'score'). Zhang et al. 2024 rank heads
 // by importance = the drop of the metric when the head is ablated, which is our ablation score
 // (metric(clean) − metric(ablated)), so a large positive score is an important head and a negative
-// one is a head whose removal helps. rankBy 'abs' ranks by |score| for scores whose sign is not a
-// direction of importance (e.g. path-patching relative logit change).
+// one is a head whose removal helps. rankBy 'abs' ranks by |score| for scores whose sign carries no
+// direction of importance; 'ascending' ranks the most negative first (path patching: a key head's
+// patch lowers the correct answer's logit, Zhang et al.).
 import * as d3 from 'd3';
 import { colorRamp } from './legend';
 import { createTooltip, interactiveGrid, rectBox, type Grid } from './interaction';
@@ -26,7 +27,7 @@ export interface HeadMapOptions {
 	cellSize: number;
 	/** how many of the highest-ranked heads to outline and number (0 for none) */
 	topK: number;
-	rankBy: 'score' | 'abs';
+	rankBy: 'score' | 'abs' | 'ascending';
 	/** half-width of the symmetric colour domain; default max |score| of heads and MLPs, so two
 	 * maps share one scale only when the caller passes the same value to both */
 	domain?: number;
@@ -59,7 +60,8 @@ export interface RankedHead {
 
 /** Heads with a finite score, best first (ties keep layer-major order, so ranks are stable). */
 export function rankHeads(heads: HeadMapData['heads'], rankBy: HeadMapOptions['rankBy'] = 'score'): RankedHead[] {
-	const key = rankBy === 'abs' ? Math.abs : (v: number) => v;
+	// 'ascending': most negative first, as path-patching scores rank (a key head lowers the logit).
+	const key = rankBy === 'abs' ? Math.abs : rankBy === 'ascending' ? (v: number) => -v : (v: number) => v;
 	const all = heads.flatMap((row, layer) =>
 		row.flatMap((score, head) => (score != null && Number.isFinite(score) ? [{ layer, head, score }] : []))
 	);

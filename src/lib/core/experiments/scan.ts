@@ -101,8 +101,17 @@ export class ScanContext {
 			post: needs.post || !!old?.post,
 			residLayers: [...(needs.residLayers ?? []), ...(old?.resid.keys() ?? [])]
 		};
-		options.onProgress?.({ done: 0, total: 1, stage: `${which} run` });
-		const run = await baseRun(this.engine, this.set, which, union, { ...options, onForward: this.count(0) });
+		const stage = `${which} run`;
+		options.onProgress?.({ done: 0, total: this.set.prompts.length, stage });
+		const count = this.count(0);
+		let done = 0;
+		const run = await baseRun(this.engine, this.set, which, union, {
+			...options,
+			onForward: (rows, tokens, positions) => {
+				count(rows, tokens, positions);
+				options.onProgress?.({ done: (done += rows), total: this.set.prompts.length, stage });
+			}
+		});
 		this.runs.set(which, run);
 		return run;
 	}

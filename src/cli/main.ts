@@ -15,7 +15,9 @@ const COMMANDS: Record<string, Command> = {
 	},
 	eval: { summary: 'exact-match accuracy and answer logprob on a prompt file or task', load: () => import('./commands/eval') },
 	scan: { summary: 'score every head and MLP (ablation, patching, path patching); JSON/CSV head table', load: () => import('./commands/scan') },
-	plan: { summary: "turn a scan's top heads into a LoRA config or a precise-SFT head mask", load: () => import('./commands/plan') }
+	plan: { summary: "turn a scan's top heads into a LoRA config or a precise-SFT head mask", load: () => import('./commands/plan') },
+	circuit: { summary: 'faithfulness of the top heads: set ablated, set alone, random sets of the same size', load: () => import('./commands/circuit') },
+	subtasks: { summary: 'multiplication: accuracy and loss per answer digit and subtask, heads that hurt each digit', load: () => import('./commands/subtasks') }
 };
 
 const HELP = `Usage: arithlens <command> [options]

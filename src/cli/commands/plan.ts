@@ -47,7 +47,7 @@ interface ScanFile {
 	heads: { layer: number; head: number; rank: number }[];
 }
 
-function readScan(path: string): ScanFile {
+export function readScan(path: string): ScanFile {
 	if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw new InputError(`--scan: no file '${path}'`);
 	let scan: unknown;
 	try {
@@ -72,8 +72,8 @@ async function specOf(model: string, revision: string | undefined): Promise<Spec
 	}
 }
 
-function topOf(flags: { top?: string; 'top-percent'?: string }): TopK {
-	if ((flags.top === undefined) === (flags['top-percent'] === undefined)) throw new InputError("give exactly one of --top <K> or --top-percent <P> (see 'arithlens plan --help')");
+export function topOf(flags: { top?: string; 'top-percent'?: string }): TopK {
+	if ((flags.top === undefined) === (flags['top-percent'] === undefined)) throw new InputError("give exactly one of --top <K> or --top-percent <P>");
 	if (flags.top !== undefined) return { count: intFlag(flags.top, 'top', 0, 1) };
 	const p = Number(flags['top-percent']);
 	if (!Number.isFinite(p) || p <= 0 || p > 100) throw new InputError(`--top-percent: '${flags['top-percent']}' is not a number in (0, 100]`);

@@ -1,9 +1,9 @@
 // `npm run bench`: a full mean-ablation head scan of every shipped model present and of a
 // GPT-2-small-shaped random model (12 layers × 12 heads, d 768, vocab 50257; 64 prompts of 8 tokens),
 // batched (core/experiments) and the naive way (one full forward per head, logits everywhere), on
-// onnxruntime-node in one process. Also the batched scan with single savings turned off, so each
-// saving's share is measured. Writes bench/results.json and prints a table.
-//   BENCH_PROMPTS=64  BENCH_MODELS=gpt2-small,add-3d  BENCH_VARIANTS=batched,naive,no-restart,no-gather
+// onnxruntime-node in one process. Also the batched scan with savings turned off one after another,
+// so each saving's share is measured. Writes bench/results.json and prints a table.
+//   BENCH_PROMPTS=64  BENCH_MODELS=gpt2-small,add-3d  BENCH_VARIANTS=batched,naive,js-score,no-restart,no-gather
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { encodePromptSet, type PromptSet } from '../src/lib/core/experiments/pro
 import { ScanContext, type ScanOptions } from '../src/lib/core/experiments/scan';
 import { loadModel } from '../src/lib/core/model/index';
 import type { Tensor } from '../src/lib/core/model/tensor';
-import type { ModelLike } from '../src/lib/core/runtime/engine';
+import type { Engine, ModelLike, RunOptions, ScoreRequest } from '../src/lib/core/runtime/engine';
 import { createNodeEngine } from '../src/lib/core/runtime/node';
 import { generatePrompts, parseTaskSpec } from '../src/lib/core/tasks/index';
 import { naiveMeanHeadScan } from './naive';
@@ -25,7 +25,8 @@ const only = process.env.BENCH_MODELS?.split(',');
 const VARIANTS = {
 	batched: { label: 'batched (all savings)', options: {} as ScanOptions },
 	naive: { label: 'naive (one forward per head)', options: null },
-	'no-restart': { label: 'batched, no restarts', options: { startLayers: 'none' } as ScanOptions },
+	'js-score': { label: 'batched, scored in JavaScript', options: { score: false } as ScanOptions },
+	'no-restart': { label: 'batched, no restarts, scored in JavaScript', options: { startLayers: 'none', score: false } as ScanOptions },
 	'no-gather': { label: 'batched, no restarts, full logits', options: { startLayers: 'none', gather: false } as ScanOptions }
 } as const;
 type Variant = keyof typeof VARIANTS;
@@ -93,16 +94,17 @@ async function measure(model: ModelLike, set: PromptSet, variant: Variant): Prom
 	const engine = await createNodeEngine(model, { maxSessions: 3 });
 	const timing = { engine: 0, first: 0 };
 	const seen = new Set<string>();
-	const run = engine.run.bind(engine);
-	engine.run = async (tokens, o = {}) => {
-		const variant = JSON.stringify([o.start?.layer ?? 0, o.hooks?.length ?? 0, !!o.positions, Object.keys(o.interventions ?? {}).sort()]);
+	type Options = RunOptions & { score?: ScoreRequest };
+	const run = engine.run.bind(engine) as (tokens: number[][], o: Options) => Promise<unknown>;
+	engine.run = (async (tokens: number[][], o: Options = {}) => {
+		const variant = JSON.stringify([o.start?.layer ?? 0, o.hooks?.length ?? 0, !!o.positions, !!o.score, Object.keys(o.interventions ?? {}).sort()]);
 		const t = performance.now();
 		const r = await run(tokens, o);
 		const ms = performance.now() - t;
 		timing.engine += ms;
 		if (!seen.has(variant)) (seen.add(variant), (timing.first += ms));
 		return r;
-	};
+	}) as Engine['run'];
 	try {
 		const wall = performance.now();
 		const cpu = process.cpuUsage();

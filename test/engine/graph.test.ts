@@ -1,5 +1,6 @@
 // The graph builder's contract, read back from the ONNX bytes: only requested hooks become outputs
-// (with dynamic B/T dims), intervention inputs exist only when asked for, and bad weights are refused.
+// (with dynamic B/T dims), intervention inputs exist only when asked for, scoring graphs return scores
+// in place of logits, and bad weights are refused.
 import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
@@ -60,6 +61,20 @@ describe('buildGraph', () => {
 		const pos = signature(buildGraph(gpt2.spec, gpt2.weights, { heads: 'head_pos', mlps: 'layer', positions: 'gather' }));
 		expect(pos.inputs).toMatchObject({ head_mask: ['B', 2, 4, 'T'], mlp_mask: ['B', 2], positions: ['B', 'P'] });
 		expect(pos.outputs).toEqual({ logits: ['B', 'P', 21] });
+	});
+
+	it('scores in place of logits: targets in, log-normaliser, argmax and target logits out; logits only when asked', () => {
+		const score = signature(buildGraph(gpt2.spec, gpt2.weights, { positions: 'gather', score: true, hooks: ['blocks.0.hook_resid_pre'] }));
+		expect(score.inputs).toEqual({ tokens: ['B', 'T'], positions: ['B', 'P'], targets: ['B', 'P', 'K'] });
+		expect(score.outputs).toEqual({
+			'blocks.0.hook_resid_pre': ['B', 'T', 16],
+			score_logsumexp: ['B', 'P'],
+			score_argmax: ['B', 'P'],
+			score_logits: ['B', 'P', 'K']
+		});
+		const both = signature(buildGraph(gpt2.spec, gpt2.weights, { positions: 'gather', score: true, logits: true }));
+		expect(Object.keys(both.outputs).sort()).toEqual(['logits', 'score_argmax', 'score_logits', 'score_logsumexp']);
+		expect(() => buildGraph(gpt2.spec, gpt2.weights, { score: true })).toThrow(/score needs positions 'gather'/);
 	});
 
 	it('refuses missing or misshapen weights, unknown hooks and MLP interventions without an MLP', () => {

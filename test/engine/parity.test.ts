@@ -1,6 +1,7 @@
 // Parity of the ONNX engine with the PyTorch reference (models/train/reference.py): every hook of
 // prompt 0, the representative hooks of the other prompts, and every intervention batch of every
 // fixture, on onnxruntime-node and on onnxruntime-web (WASM) in Node. Tolerance: the manifest's (1e-4).
+// Scoring graphs return what the logits they replace give (log-normaliser, first argmax, target logits).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
 import type { HookName } from '../../src/lib/core/model/hooks';
@@ -78,6 +79,37 @@ describe.each(Object.keys(BACKENDS) as (keyof typeof BACKENDS)[])('%s', (backend
 				row.forEach((t, p) => want.set(full.data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 2 + p) * V))
 			);
 			check(`${backend} ${name} gathered logits`, logits, { data: want, shape: [tokens.length, 2, V] }, fx.manifest.tolerance);
+		});
+
+		it('scores in the graph: log-normaliser, first argmax and target logits of the logits it keeps', async () => {
+			const method = 'zero';
+			const tokens = fx.int(`iv.${method}.tokens`);
+			const T = tokens[0].length;
+			const positions = tokens.map((_, b) => [T - 1 - (b % T), (b * 3) % T]);
+			const targets = positions.map((row, b) => row.map((t, p) => [(b + t) % 5, (7 * b + p) % 11, 0]));
+			const interventions: Interventions = {};
+			for (const key of fx.manifest.interventions[method].inputs)
+				interventions[key as keyof Interventions] = fx.float(`iv.${method}.${key}`);
+			const { scores, logits } = await engine.run(tokens, { interventions, positions, score: { targets, logits: true } });
+			const V = logits!.shape[2];
+			const [B, P, K] = [tokens.length, 2, 3];
+			const want = { lse: new Float32Array(B * P), argmax: new Float32Array(B * P), picked: new Float32Array(B * P * K) };
+			for (let s = 0; s < B * P; s++) {
+				const row = logits!.data.subarray(s * V, (s + 1) * V);
+				let [max, argmax] = [-Infinity, -1];
+				row.forEach((x, v) => x > max && ([max, argmax] = [x, v])); // first maximum
+				want.lse[s] = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+				want.argmax[s] = argmax;
+				targets[Math.floor(s / P)][s % P].forEach((id, k) => (want.picked[s * K + k] = row[id]));
+			}
+			check(`${backend} ${name} score_logsumexp`, scores.logsumexp, { data: want.lse, shape: [B, P] }, 1e-5);
+			check(`${backend} ${name} score_logits`, scores.logits, { data: want.picked, shape: [B, P, K] }, 0);
+			expect(Array.from(scores.argmax.data), 'score_argmax').toEqual(Array.from(want.argmax));
+			// without logits: the same scores from the score-only graph
+			const only = await engine.run(tokens, { interventions, positions, score: { targets } });
+			expect(only.logits).toBeUndefined();
+			check(`${backend} ${name} score-only logsumexp`, only.scores.logsumexp, scores.logsumexp, 1e-6);
+			expect(Array.from(only.scores.argmax.data)).toEqual(Array.from(scores.argmax.data));
 		});
 	});
 });

@@ -1,6 +1,7 @@
 // How a scan is batched must not change its scores: one row per forward vs many, restarting every row
 // from the tokens vs from the cached residual at each block, gathered logits on cut rows vs full
-// logits on whole rows. Also: a scan reports progress and stops early when cancelled.
+// logits on whole rows, scoring in the graph vs in JavaScript. Also: a scan reports progress and
+// stops early when cancelled.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ablationScan } from '../../src/lib/core/experiments/ablation';
 import { patchScan, pathPatchScan } from '../../src/lib/core/experiments/patching';
@@ -18,6 +19,7 @@ describe.each(['tiny-gpt2', 'tiny-llama-gqa', 'tl-lnpre-attn-only'])('%s', (name
 	const variants = (): [string, ScanOptions][] => [
 		['one row per forward, from the tokens, full logits', { batchRows: 1, startLayers: 'none', gather: false }],
 		['3 rows per forward, restarting at every block', { batchRows: 3, startLayers: Array.from({ length: L() }, (_, l) => l) }],
+		['5 rows per forward, gathered logits scored in JavaScript', { batchRows: 5, score: false }],
 		['the memory budget, automatic restarts', {}]
 	];
 

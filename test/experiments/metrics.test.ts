@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
 	ablationScore, gatheredPromptMetrics, isKeyHead, meanMetrics, patchingScore, pathPatchingChange, positionAccuracy,
-	promptMetrics, scoredPositions, type MetricName, type PromptMetrics
+	promptMetrics, scoredPositions, scoredPromptMetrics, scoreTargets, type MetricName, type PromptMetrics
 } from '../../src/lib/core/experiments/metrics';
 import { parseSafetensors, toFloat32 } from '../../src/lib/core/model/safetensors';
 import { tensor, type Tensor } from '../../src/lib/core/model/tensor';
@@ -154,6 +154,22 @@ describe('metrics on hand-made logits', () => {
 	it('gathers rows with answers of different lengths', () => {
 		const gathered = tensor([0, 2, 0, 0, 0, 0, 1, 0, 5, 0, 0, 1, 7, 7, 7, 7], [2, 2, 4]);
 		expect(gatheredPromptMetrics(gathered, targets)).toEqual(m);
+	});
+
+	it('scores from a scoring run\'s outputs (log-normaliser, first argmax, target logits) equal the logits\' metrics', () => {
+		// what the graph returns for the gathered slots of the previous test: row 1's second slot is padding
+		expect(scoreTargets(targets, 2)).toEqual([[[1, 0], [2, 0]], [[3, 0], [3, 0]]]);
+		const lse = (xs: number[]) => Math.log(xs.reduce((a, x) => a + Math.exp(x), 0));
+		const scores = {
+			logsumexp: tensor([lse([0, 2, 0, 0]), lse([0, 0, 1, 0]), lse([5, 0, 0, 1]), lse([7, 7, 7, 7])], [2, 2]),
+			argmax: { data: Int32Array.from([1, 2, 0, 0]), shape: [2, 2] },
+			logits: tensor([2, 0, 1, 0, 1, 5, 7, 7], [2, 2, 2])
+		};
+		const got = scoredPromptMetrics(scores, targets);
+		expect(maxDiff(got.logprob, m.logprob)).toBeLessThanOrEqual(1e-6); // float32 log-normaliser
+		expect({ ...got, logprob: [] }).toEqual({ ...m, logprob: [] });
+		expect(() => scoredPromptMetrics(scores, { answers: targets.answers, cfFirst: [0, 0, 0] })).toThrow(/logit diff needs 2 rows/);
+		expect(() => scoredPromptMetrics(scores, { answers: [[1, 2, 3], [3]] })).toThrow(/row 0 has 3 answer tokens, scores only 2 positions/);
 	});
 
 	it('rejects targets outside the logits', () => {

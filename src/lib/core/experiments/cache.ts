@@ -7,7 +7,7 @@ import type { Spec } from '../model/spec';
 import type { Engine } from '../runtime/engine';
 import { rowBytes, DEFAULT_MEMORY_BUDGET } from './cost';
 import { answerPositions, cleanRow, corruptRow, type PromptSet } from './prompts';
-import { ScoreTable, scoreRows } from './scores';
+import { runScored, ScoreTable, scoreRows } from './scores';
 
 export type Base = 'clean' | 'corrupt';
 
@@ -35,6 +35,11 @@ export interface RunControl {
 	memoryBudget?: number;
 	/** Rows per forward, overriding the memory budget (tests use it to check batching changes nothing). */
 	batchRows?: number;
+	/**
+	 * Score in the graph (default true): the engine returns log-normaliser, argmax and target logits
+	 * per scored position instead of the [rows, positions, vocab] logits, which JavaScript would score.
+	 */
+	score?: boolean;
 	/** Called after every forward. */
 	onForward?: (rows: number, tokens: number, positions: number, startLayer: number) => void;
 }
@@ -80,9 +85,9 @@ export async function baseRun(engine: Engine, set: PromptSet, base: Base, needs:
 				const pos = answerPositions(p);
 				return Array.from({ length: P }, (_, i) => pos[Math.min(i, pos.length - 1)]);
 			});
-			const { logits, cache } = await engine.run(tokens, { hooks, positions });
+			const { scored, cache } = await runScored(engine, tokens, { hooks, positions }, prompts, control.score ?? true);
 			control.onForward?.(members.length, members.length * T, P, 0);
-			scoreRows(run.scores, logits, prompts, members.map(() => 0), members);
+			scoreRows(run.scores, scored, prompts, members.map(() => 0), members);
 			members.forEach((n, b) => {
 				for (const l of residLayers) {
 					const r = cache.get(`blocks.${l}.hook_resid_pre`)!.data;

@@ -3,9 +3,12 @@
 // logits at position nPrompt[b] - 1 + i. Per prompt: logprob (sum over answer tokens of log p),
 // accuracy (1 when every answer token is the argmax, which equals greedy exact match), correctness
 // per answer position, the first answer token's logit and the logit diff against the
-// counterfactual's first answer token. Scores of a component compare these between runs.
+// counterfactual's first answer token. Scores of a component compare these between runs. The same
+// values come from full logits, from logits gathered at the scored positions, or from what the
+// engine's scoring graphs return in place of logits (log-normaliser, argmax, target logits).
 
 import type { Tensor } from '../model/tensor';
+import type { ScoreOutputs } from '../runtime/engine';
 
 export interface AnswerTargets {
 	/** Answer token ids per row (tokenizer(answer) without special tokens). */
@@ -93,6 +96,55 @@ export function gatheredPromptMetrics(logits: Tensor, t: AnswerTargets): PromptM
 		if (a.length > P) throw new RangeError(`gatheredPromptMetrics: row ${b} has ${a.length} answer tokens, logits only ${P} positions`);
 	});
 	return score(logits, t, (b, i) => (b * P + i) * V);
+}
+
+/**
+ * The ids a scoring run reads at each gathered slot (engine `score.targets`, [B][P][K]), in the
+ * layout of scoredPositions: slot i of row b holds answer token min(i, len − 1) (slots past the
+ * answer repeat the last and are ignored), then the counterfactual's first token when given.
+ */
+export function scoreTargets(t: AnswerTargets, P: number): number[][][] {
+	return t.answers.map((answer, b) =>
+		Array.from({ length: P }, (_, i) => {
+			const tok = answer[Math.min(i, answer.length - 1)];
+			return t.cfFirst ? [tok, t.cfFirst[b]] : [tok];
+		})
+	);
+}
+
+/**
+ * Metrics from a scoring run whose targets were scoreTargets(t, P): the same values as
+ * gatheredPromptMetrics on the logits of that run (log p = logit − logsumexp; a token is correct when
+ * it is the argmax, the first maximum on ties as in `score`).
+ */
+export function scoredPromptMetrics(s: ScoreOutputs, t: AnswerTargets): PromptMetrics {
+	const [B, P, K] = s.logits.shape;
+	if (s.logits.shape.length !== 3 || s.logsumexp.shape.join() !== `${B},${P}` || s.argmax.shape.join() !== `${B},${P}`)
+		throw new RangeError(`scoredPromptMetrics: shapes [${s.logsumexp.shape}], [${s.argmax.shape}], [${s.logits.shape}] are not [B,P], [B,P], [B,P,K]`);
+	if (t.answers.length !== B) throw new RangeError(`scoredPromptMetrics: ${B} scored rows, ${t.answers.length} answers`);
+	if (t.cfFirst && (t.cfFirst.length !== B || K < 2)) throw new RangeError(`scoredPromptMetrics: logit diff needs ${B} rows with the counterfactual id as target 1 (K = ${K})`);
+	const lse = s.logsumexp.data;
+	const argmax = s.argmax.data;
+	const x = s.logits.data;
+	const out: PromptMetrics = { logprob: [], accuracy: [], answer_logit: [], position_correct: [] };
+	if (t.cfFirst) out.logit_diff = [];
+	t.answers.forEach((answer, b) => {
+		if (answer.length === 0) throw new RangeError(`scoredPromptMetrics: row ${b} has no answer tokens`);
+		if (answer.length > P) throw new RangeError(`scoredPromptMetrics: row ${b} has ${answer.length} answer tokens, scores only ${P} positions`);
+		let logprob = 0;
+		const correct = answer.map((tok, i) => {
+			const slot = b * P + i;
+			logprob += x[slot * K] - lse[slot];
+			return argmax[slot] === tok ? 1 : 0;
+		});
+		const first = x[b * P * K];
+		out.logprob.push(logprob);
+		out.accuracy.push(correct.every((c) => c === 1) ? 1 : 0);
+		out.answer_logit.push(first);
+		out.position_correct.push(correct);
+		if (t.cfFirst) out.logit_diff!.push(first - x[b * P * K + 1]);
+	});
+	return out;
 }
 
 /** The positions to gather per row (engine `positions`): nPrompt-1 … nPrompt-2+len, padded to equal length by repeating the last. */

@@ -1,9 +1,10 @@
 // The one generic scan: every (component, prompt) pair is a batch row carrying its own intervention
 // (DESIGN §4), so a scan costs about components × prompts / batch forwards. Rows run on the clean or
 // the corrupted tokens, truncated after the last scored position (causal: later tokens change
-// nothing scored), with logits gathered only at the scored positions, and restart from the cached
-// residual at a block at or below their intervention (the blocks below cannot change). Ablation,
-// activation patching, path patching and circuit faithfulness are small recipes over runScan.
+// nothing scored), with logits computed and scored inside the graph only at the scored positions,
+// and restart from the cached residual at a block at or below their intervention (the blocks below
+// cannot change). Ablation, activation patching, path patching and circuit faithfulness are small
+// recipes over runScan.
 import type { Spec } from '../model/spec';
 import type { Engine, Interventions, RunOptions } from '../runtime/engine';
 import { baseRun, covers, type Base, type BaseRun, type CacheNeeds, type RunControl } from './cache';
@@ -11,7 +12,7 @@ import { chooseStartLayers, rowMacs, rowsWithin, type StartLayerCost } from './c
 import type { Tensor } from '../model/tensor';
 import { answerPositions, cleanRow, corruptRow, type EncodedPrompt, type PromptSet } from './prompts';
 import type { Source } from './replacements';
-import { ScoreTable, scoreRows } from './scores';
+import { runScored, ScoreTable, scoreRows } from './scores';
 
 export interface HeadRef {
 	layer: number;
@@ -63,7 +64,7 @@ export interface ScanOptions extends Omit<RunControl, 'onForward'> {
 	startLayers?: 'auto' | 'none' | readonly number[];
 	/** Overrides the cost of a new graph in the 'auto' choice. */
 	sessionCost?: StartLayerCost;
-	/** Gather logits only at scored positions and cut rows after the last one (default true). */
+	/** Gather logits only at scored positions and cut rows after the last one (default true); scoring in the graph (`score`) needs it. */
 	gather?: boolean;
 }
 
@@ -210,10 +211,12 @@ export async function runScan(ctx: ScanContext, components: readonly Component[]
 			options.signal?.throwIfAborted();
 			const batch = rows.slice(at, at + size);
 			const run = batchInputs(ctx, rowBase, batch, components, recipe.base, sources, { start, T, P, ...v, gather });
-			const { logits } = await ctx.engine.run(run.tokens, run.options);
+			const targets = batch.map((r) => set.prompts[r.n]);
+			const scored = gather
+				? (await runScored(ctx.engine, run.tokens, { ...run.options, positions: run.options.positions! }, targets, options.score ?? true)).scored
+				: pickPositions((await ctx.engine.run(run.tokens, run.options)).logits, targets.map((p) => scoredSlots(p, P)));
 			ctx.count(start)(batch.length, batch.length * T, gather ? P : T);
-			const scored = gather ? logits : pickPositions(logits, batch.map((r) => scoredSlots(set.prompts[r.n], P)));
-			scoreRows(table, scored, batch.map((r) => set.prompts[r.n]), batch.map((r) => r.c), batch.map((r) => r.n));
+			scoreRows(table, scored, targets, batch.map((r) => r.c), batch.map((r) => r.n));
 			done += batch.length;
 			options.onProgress?.({ done, total, stage: 'scan' });
 		}

@@ -1,7 +1,9 @@
 // Per-row metrics of every (component, prompt) row of a scan, kept per answer position as well, so
 // one scan yields the summary score, the accuracy and logprob drops, and effects per answer digit.
 import type { Tensor } from '../model/tensor';
-import { gatheredPromptMetrics } from './metrics';
+import type { HookName } from '../model/hooks';
+import type { Engine, RunOptions, ScoreOutputs } from '../runtime/engine';
+import { gatheredPromptMetrics, scoredPromptMetrics, scoreTargets } from './metrics';
 
 export const ROW_METRICS = ['logprob', 'accuracy', 'answer_logit', 'logit_diff'] as const;
 export type RowMetric = (typeof ROW_METRICS)[number];
@@ -57,16 +59,42 @@ export interface RowTarget {
 	cfFirst?: number;
 }
 
+/** Ids a scoring run of these rows reads at P gathered slots (engine `score.targets`): each answer token, and the counterfactual's first token when every row has one. */
+export function rowScoreTargets(targets: readonly RowTarget[], P: number): number[][][] {
+	const withCf = targets.every((t) => t.cfFirst !== undefined);
+	return scoreTargets({ answers: targets.map((t) => t.answer), cfFirst: withCf ? targets.map((t) => t.cfFirst!) : undefined }, P);
+}
+
 /**
- * Scores gathered logits [B, P, V] (slot i predicts answer token i; extra slots ignored) into
- * `table` at (components[b], prompts[b]). The metrics are computed per answer slot — each slot seen
- * as its own one-token answer — and summed (logprob) or and-ed (accuracy) into the prompt's value,
- * exactly as DESIGN §5 defines them.
+ * One run of rows whose logits are gathered at `options.positions`, returning what scoreRows reads:
+ * the scoring graph's outputs (inGraph), or the gathered logits.
  */
-export function scoreRows(table: ScoreTable, logits: Tensor, targets: readonly RowTarget[], components: readonly number[], prompts: readonly number[]): void {
-	const [B, P, V] = logits.shape;
-	if (targets.length !== B) throw new RangeError(`scoreRows: ${B} logit rows, ${targets.length} targets`);
-	// [B, P, V] seen as B·P rows of one position: one call scores every slot.
+export async function runScored(
+	engine: Engine,
+	tokens: number[][],
+	options: RunOptions & { positions: number[][] },
+	targets: readonly RowTarget[],
+	inGraph: boolean
+): Promise<{ scored: Tensor | ScoreOutputs; cache: Map<HookName, Tensor> }> {
+	if (!inGraph) {
+		const { logits, cache } = await engine.run(tokens, options);
+		return { scored: logits, cache };
+	}
+	const { scores, cache } = await engine.run(tokens, { ...options, score: { targets: rowScoreTargets(targets, options.positions[0].length) } });
+	return { scored: scores, cache };
+}
+
+/**
+ * Scores one batch into `table` at (components[b], prompts[b]): gathered logits [B, P, V] (slot i
+ * predicts answer token i; extra slots ignored), or the scores of a scoring run whose targets were
+ * rowScoreTargets(targets, P). The metrics are computed per answer slot — each slot seen as its own
+ * one-token answer — and summed (logprob) or and-ed (accuracy) into the prompt's value, exactly as
+ * DESIGN §5 defines them.
+ */
+export function scoreRows(table: ScoreTable, scored: Tensor | ScoreOutputs, targets: readonly RowTarget[], components: readonly number[], prompts: readonly number[]): void {
+	const [B, P] = 'data' in scored ? scored.shape : scored.logsumexp.shape;
+	if (targets.length !== B) throw new RangeError(`scoreRows: ${B} scored rows, ${targets.length} targets`);
+	// [B, P, ...] seen as B·P rows of one position: one call scores every slot.
 	const slots: number[][] = [];
 	const cf: number[] = [];
 	const withCf = targets.every((t) => t.cfFirst !== undefined);
@@ -75,7 +103,18 @@ export function scoreRows(table: ScoreTable, logits: Tensor, targets: readonly R
 			slots.push([t.answer[Math.min(i, t.answer.length - 1)]]);
 			cf.push(t.cfFirst ?? 0);
 		}
-	const m = gatheredPromptMetrics({ data: logits.data, shape: [B * P, 1, V] }, { answers: slots, cfFirst: withCf ? cf : undefined });
+	const perSlot = { answers: slots, cfFirst: withCf ? cf : undefined };
+	const m =
+		'data' in scored
+			? gatheredPromptMetrics({ data: scored.data, shape: [B * P, 1, scored.shape[2]] }, perSlot)
+			: scoredPromptMetrics(
+					{
+						logsumexp: { data: scored.logsumexp.data, shape: [B * P, 1] },
+						argmax: { data: scored.argmax.data, shape: [B * P, 1] },
+						logits: { data: scored.logits.data, shape: [B * P, 1, scored.logits.shape[2]] }
+					},
+					perSlot
+				);
 	for (let b = 0; b < B; b++) {
 		const [c, n, A] = [components[b], prompts[b], targets[b].answer.length];
 		const at = c * table.N + n;

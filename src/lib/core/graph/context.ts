@@ -26,6 +26,15 @@ export interface GraphOptions {
 	 * scans whose interventions start at block l reuse the unchanged residual rather than recompute it.
 	 */
 	startLayer?: number;
+	/**
+	 * With positions 'gather': score the gathered logits inside the graph, so the [B,P,V] logits never
+	 * leave onnxruntime. Takes `targets` int64 [B,P,K] (the token ids read at each position) and
+	 * outputs `score_logsumexp` [B,P], `score_argmax` [B,P] (int64) and `score_logits` [B,P,K]
+	 * (see OUTPUTS) instead of `logits`: all the metrics of DESIGN §5 need.
+	 */
+	score?: boolean;
+	/** When scoring, output `logits` as well (default false). */
+	logits?: boolean;
 }
 
 /** Graph input names, fed by the runtime. */
@@ -36,13 +45,26 @@ export const INPUTS = Object.freeze({
 	mlpMask: 'mlp_mask',
 	mlpRepl: 'mlp_repl',
 	positions: 'positions',
-	residPre: 'resid_pre'
+	residPre: 'resid_pre',
+	targets: 'targets'
 });
 
-/** Dynamic axes (dimParam): batch and sequence length; P = gathered positions per row. */
+/** Graph output names besides the hooks: logits, and what a scoring graph returns in their place. */
+export const OUTPUTS = Object.freeze({
+	logits: 'logits',
+	/** log Σ_v exp(logit_v) at each gathered position, float32 [B,P]. */
+	logsumexp: 'score_logsumexp',
+	/** The first index of the largest logit (ONNX ArgMax's default, as metrics.ts picks), int64 [B,P]. */
+	argmax: 'score_argmax',
+	/** The logits of the `targets` ids, float32 [B,P,K]. */
+	targetLogits: 'score_logits'
+});
+
+/** Dynamic axes (dimParam): batch and sequence length; P = gathered positions per row; K = scored ids per position. */
 export const B = 'B';
 export const T = 'T';
 export const P = 'P';
+export const K = 'K';
 
 /** Shape of a hook point (DESIGN §3), batch first. */
 export function hookDims(s: Spec, hook: HookName): Dim[] {

@@ -1,7 +1,8 @@
 // The engine: one API on every backend. run(tokens, { hooks, interventions, positions }) builds (once)
 // the graph variant that exposes those hooks and takes those interventions, runs it, and returns
-// logits plus a cache of hook tensors. Sessions are cached per variant and released on dispose.
-import { buildGraph, INPUTS, type GraphOptions } from '../graph';
+// logits plus a cache of hook tensors; with `score`, what the metrics read in place of the logits.
+// Sessions are cached per variant and released on dispose.
+import { buildGraph, INPUTS, OUTPUTS, type GraphOptions } from '../graph';
 import { allHookNames, type HookName } from '../model/hooks';
 import type { Spec } from '../model/spec';
 import { numel, type Tensor } from '../model/tensor';
@@ -46,9 +47,39 @@ export interface RunOptions {
 	start?: { layer: number; resid: Tensor };
 }
 
+/** Scoring in the graph (with positions): the logits stay in onnxruntime, only what metrics read comes back. */
+export interface ScoreRequest {
+	/** targets[b][p]: the token ids whose logits to return at gathered position p of row b; K ids everywhere. */
+	targets: number[][][];
+	/** Return the [B,P,V] logits as well (default false). */
+	logits?: boolean;
+}
+
+export interface ScoreRunOptions extends RunOptions {
+	positions: number[][];
+	score: ScoreRequest;
+}
+
+/** What a scoring run returns per gathered position: enough for every metric of DESIGN §5. */
+export interface ScoreOutputs {
+	/** log Σ_v exp(logit_v), [B,P]. */
+	logsumexp: Tensor;
+	/** Index of the largest logit, the first one on ties, [B,P]. */
+	argmax: { data: Int32Array; shape: number[] };
+	/** Logits of the target ids, [B,P,K]. */
+	logits: Tensor;
+}
+
 export interface RunResult {
 	/** [B,T,V], or [B,P,V] with positions. */
 	logits: Tensor;
+	cache: Map<HookName, Tensor>;
+}
+
+export interface ScoreRunResult {
+	scores: ScoreOutputs;
+	/** [B,P,V], only when score.logits asked for it. */
+	logits?: Tensor;
 	cache: Map<HookName, Tensor>;
 }
 
@@ -60,6 +91,8 @@ export interface Engine {
 	readonly fallbackReason?: string;
 	/** Live onnxruntime sessions (one per graph variant used recently; 0 after dispose). */
 	readonly sessionCount: number;
+	/** With `score` (and positions): scores in place of logits. */
+	run(tokens: number[][], options: ScoreRunOptions): Promise<ScoreRunResult>;
 	run(tokens: number[][], options?: RunOptions): Promise<RunResult>;
 	dispose(): Promise<void>;
 }
@@ -80,7 +113,7 @@ function expectShape(name: string, t: Tensor, options: number[][]): void {
 }
 
 /** The graph variant a call needs, and its input tensors (validated against the spec). */
-function prepare(spec: Spec, tokens: number[][], opts: RunOptions) {
+function prepare(spec: Spec, tokens: number[][], opts: RunOptions & { score?: ScoreRequest }) {
 	const { n_layers: L, n_heads: H, d_head: dh, d_mlp: M, d_vocab: V } = spec;
 	const Bn = tokens.length;
 	const Tn = tokens[0]?.length ?? 0;
@@ -134,6 +167,7 @@ function prepare(spec: Spec, tokens: number[][], opts: RunOptions) {
 			})
 		);
 	}
+	const targets = opts.score ? scoreTargets(opts.score.targets, Bn, Pn, V) : undefined;
 	let startLayer = 0;
 	if (opts.start && opts.start.layer !== 0) {
 		startLayer = opts.start.layer;
@@ -142,12 +176,32 @@ function prepare(spec: Spec, tokens: number[][], opts: RunOptions) {
 		expectShape('start.resid', opts.start.resid, [[Bn, Tn, spec.d_model]]);
 		floats[INPUTS.residPre] = opts.start.resid;
 	}
-	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all', startLayer };
-	return { graph, ids, shape: [Bn, Tn], floats, positions, Pn };
+	const score = !!targets;
+	// a 'logits' hook in score mode asks for the logits too
+	const logits = !score || !!opts.score?.logits || wanted.has('logits');
+	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all', startLayer, score, logits: score && logits };
+	return { graph, ids, shape: [Bn, Tn], floats, positions, Pn, targets };
+}
+
+/** score.targets as int64 [B,P,K], checked: one row per batch row, P slots each, the same K ids (in the vocabulary) per slot. */
+function scoreTargets(targets: number[][][], Bn: number, Pn: number, V: number): { data: BigInt64Array; shape: number[] } {
+	if (Pn === 0) throw new Error('run: score needs positions');
+	const Kn = targets[0]?.[0]?.length ?? 0;
+	if (targets.length !== Bn || Kn === 0 || targets.some((row) => row.length !== Pn || row.some((ids) => ids.length !== Kn)))
+		throw new Error(`run: score.targets must be ${Bn} rows of ${Pn} positions with the same, non-zero number of ids`);
+	const data = new BigInt64Array(Bn * Pn * Kn);
+	let i = 0;
+	for (const row of targets)
+		for (const ids of row)
+			for (const id of ids) {
+				if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`run: score target ${id} is outside the vocabulary [0, ${V})`);
+				data[i++] = BigInt(id);
+			}
+	return { data, shape: [Bn, Pn, Kn] };
 }
 
 const variantKey = (g: GraphOptions): string =>
-	`${g.heads}|${g.mlps}|${g.positions}|${g.startLayer ?? 0}|${(g.hooks ?? []).join(',')}`;
+	`${g.heads}|${g.mlps}|${g.positions}|${g.startLayer ?? 0}|${g.score ? (g.logits ? 'score+logits' : 'score') : 'logits'}|${(g.hooks ?? []).join(',')}`;
 
 /** An engine for `model` on `options.backend`; webgpu falls back to wasm when it cannot start. */
 export async function createEngine(model: ModelLike, options: EngineOptions): Promise<Engine> {
@@ -205,7 +259,7 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		sessions.set(variantKey(plain), await open(plain, backend));
 	}
 
-	async function runOnce(tokens: number[][], opts: RunOptions): Promise<RunResult> {
+	async function runOnce(tokens: number[][], opts: RunOptions & { score?: ScoreRequest }): Promise<RunResult | ScoreRunResult> {
 		if (disposed) throw new Error('run: engine was disposed');
 		const p = prepare(spec, tokens, opts);
 		const s = await session(p.graph);
@@ -213,13 +267,23 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		if (!p.graph.startLayer) feeds[INPUTS.tokens] = new ort.Tensor('int64', p.ids, p.shape);
 		for (const [name, t] of Object.entries(p.floats)) feeds[name] = new ort.Tensor('float32', t.data, t.shape);
 		if (p.positions) feeds[INPUTS.positions] = new ort.Tensor('int64', p.positions, [p.shape[0], p.Pn]);
+		if (p.targets) feeds[INPUTS.targets] = new ort.Tensor('int64', p.targets.data, p.targets.shape);
 		const out = await s.run(feeds);
 		const toTensor = (o: OrtTensor): Tensor => ({ data: o.data as Float32Array, shape: [...o.dims] });
 		const cache = new Map<HookName, Tensor>();
-		for (const h of opts.hooks ?? []) cache.set(h, toTensor(out[h === 'logits' ? 'logits' : h]));
-		const logits = toTensor(out.logits);
+		for (const h of opts.hooks ?? []) cache.set(h, toTensor(out[h === 'logits' ? OUTPUTS.logits : h]));
+		const logits = p.graph.score && !p.graph.logits ? undefined : toTensor(out[OUTPUTS.logits]);
+		let scores: ScoreOutputs | undefined;
+		if (p.graph.score) {
+			const argmax = out[OUTPUTS.argmax];
+			scores = {
+				logsumexp: toTensor(out[OUTPUTS.logsumexp]),
+				argmax: { data: Int32Array.from(argmax.data as BigInt64Array, Number), shape: [...argmax.dims] },
+				logits: toTensor(out[OUTPUTS.targetLogits])
+			};
+		}
 		for (const o of Object.values(out)) o.dispose();
-		return { logits, cache };
+		return scores ? { scores, logits, cache } : { logits: logits!, cache };
 	}
 
 	return {
@@ -235,11 +299,11 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 			return sessions.size;
 		},
 		// Runs are serialised: onnxruntime-web sessions do not take overlapping runs, and it keeps the LRU simple.
-		run(tokens, opts = {}) {
+		run: ((tokens: number[][], opts: RunOptions & { score?: ScoreRequest } = {}) => {
 			const result = queue.then(() => runOnce(tokens, opts));
 			queue = result.catch(() => undefined);
 			return result;
-		},
+		}) as Engine['run'],
 		async dispose() {
 			disposed = true;
 			await queue;

@@ -90,8 +90,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
 const status = (line: string) => process.stderr.isTTY && process.stderr.write(`\r\x1b[K${line}`);
 
 async function measure(model: ModelLike, set: PromptSet, variant: Variant): Promise<{ m: Measured; scores: Tensor }> {
-	// a fresh engine per variant: graph variants (sessions) a scan needs are built inside its timing
-	const engine = await createNodeEngine(model, { maxSessions: 3 });
+	// a fresh engine per variant, with the default session limits: graph variants (sessions) a scan needs are built inside its timing
+	const engine = await createNodeEngine(model);
 	const timing = { engine: 0, first: 0 };
 	const seen = new Set<string>();
 	type Options = RunOptions & { score?: ScoreRequest };

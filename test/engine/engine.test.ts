@@ -60,6 +60,17 @@ describe('sessions', () => {
 		await expect(small.run(prompt0())).rejects.toThrow(/disposed/);
 	});
 
+	it('releases least recently used sessions before building one that would exceed maxSessionBytes', async () => {
+		const tight = await createNodeEngine(model, { maxSessionBytes: 1 }); // every graph is larger: one session at a time
+		const want = fx.float('capture.0.blocks.0.attn.hook_z');
+		for (const hooks of [['blocks.0.attn.hook_z'], ['blocks.1.hook_resid_post'], ['blocks.0.attn.hook_z']] as const) {
+			const { cache } = await tight.run(prompt0(), { hooks });
+			expect(tight.sessionCount).toBe(1);
+			if (hooks[0] === 'blocks.0.attn.hook_z') expect(maxAbsDiff(cache.get(hooks[0])!, { ...want, shape: [1, ...want.shape] })).toBeLessThanOrEqual(1e-4);
+		}
+		await tight.dispose();
+	});
+
 	it('serialises concurrent runs of different variants', async () => {
 		const calls = fx.manifest.captures.map(({ prompt }) =>
 			engine.run([fx.manifest.tokens[prompt]], { hooks: prompt % 2 ? ['blocks.0.attn.hook_pattern'] : [] })

@@ -79,6 +79,13 @@ describe.each(Object.keys(BACKENDS) as (keyof typeof BACKENDS)[])('%s', (backend
 				row.forEach((t, p) => want.set(full.data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 2 + p) * V))
 			);
 			check(`${backend} ${name} gathered logits`, logits, { data: want, shape: [tokens.length, 2, V] }, fx.manifest.tolerance);
+			// hooks after the last block's attention keep every position (the graph then gathers after ln_final instead)
+			const L = engine.spec.n_layers;
+			const hooks = [`blocks.${L - 1}.hook_resid_post`, 'ln_final.hook_normalized'] as const;
+			const hooked = await engine.run(tokens, { interventions, positions, hooks });
+			const everywhere = await engine.run(tokens, { interventions, hooks });
+			check(`${backend} ${name} gathered logits with late hooks`, hooked.logits, logits, 1e-5);
+			for (const h of hooks) check(`${backend} ${name} ${h} with gathered logits`, hooked.cache.get(h)!, everywhere.cache.get(h)!, 1e-5);
 		});
 
 		it('scores in the graph: log-normaliser, first argmax and target logits of the logits it keeps', async () => {

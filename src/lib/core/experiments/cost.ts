@@ -35,9 +35,13 @@ export function blockMacs(s: Spec, T: number): number {
 	return attn + mlp;
 }
 
-/** Multiply-adds of one row of T tokens starting at block `start`, with logits at P positions. */
-export function rowMacs(s: Spec, T: number, P: number, start = 0): number {
-	return T * (s.n_layers - start) * blockMacs(s, T) + P * s.d_model * s.d_vocab;
+/**
+ * Multiply-adds of one row of T tokens starting at block `start`, with logits at P positions and the
+ * last block's MLP at `lastMlp` of them (the graph gathers before that MLP when nothing needs the rest).
+ */
+export function rowMacs(s: Spec, T: number, P: number, start = 0, lastMlp = T): number {
+	const mlp = s.attn_only ? 0 : (s.gated ? 3 : 2) * s.d_model * s.d_mlp;
+	return T * (s.n_layers - start) * blockMacs(s, T) - (T - lastMlp) * mlp + P * s.d_model * s.d_vocab;
 }
 
 /** Bytes one row needs: its intervention inputs, one block's worth of activations (onnxruntime frees as it goes, kept x4 for slack) and its logits. */

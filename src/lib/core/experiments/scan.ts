@@ -117,13 +117,13 @@ export class ScanContext {
 		return run;
 	}
 
-	/** Adds one forward of `rows` rows to the running totals. */
+	/** Adds one forward of `rows` rows to the running totals (`lastMlp`: positions per row the last block's MLP ran at). */
 	count(start: number) {
-		return (rows: number, tokens: number, positions: number) => {
+		return (rows: number, tokens: number, positions: number, lastMlp = tokens / rows) => {
 			this.stats.forwards++;
 			this.stats.rows += rows;
 			this.stats.tokens += tokens;
-			this.stats.flops += 2 * rows * rowMacs(this.spec, tokens / rows, positions, start);
+			this.stats.flops += 2 * rows * rowMacs(this.spec, tokens / rows, positions, start, lastMlp);
 		};
 	}
 }
@@ -215,7 +215,7 @@ export async function runScan(ctx: ScanContext, components: readonly Component[]
 			const scored = gather
 				? (await runScored(ctx.engine, run.tokens, { ...run.options, positions: run.options.positions! }, targets, options.score ?? true)).scored
 				: pickPositions((await ctx.engine.run(run.tokens, run.options)).logits, targets.map((p) => scoredSlots(p, P)));
-			ctx.count(start)(batch.length, batch.length * T, gather ? P : T);
+			ctx.count(start)(batch.length, batch.length * T, gather ? P : T, gather && v.mlps === 'none' ? P : T); // graph/forward.ts gatherBeforeLastMlp
 			scoreRows(table, scored, targets, batch.map((r) => r.c), batch.map((r) => r.n));
 			done += batch.length;
 			options.onProgress?.({ done, total, stage: 'scan' });

@@ -7,7 +7,7 @@
 import * as d3 from 'd3';
 import { colorRamp } from './legend';
 import { createTooltip, interactiveGrid, rectBox, type Grid } from './interaction';
-import { FONT_MONO, displayToken, mountSvg, sizeSvg, textWidth, unmountSvg, type FigureHandle, type Target } from './figure';
+import { FONT_MONO, displayToken, mountSvg, sizeSvg, textWidth, figureHandle, type FigureHandle, type Target } from './figure';
 
 export interface AttentionPatternData {
 	tokens: readonly string[];
@@ -156,15 +156,5 @@ export function attentionPattern(
 	}
 
 	draw(data);
-	return {
-		svg,
-		update(next, options) {
-			if (options) opts = { ...opts, ...options };
-			draw(next);
-		},
-		destroy() {
-			grid?.destroy();
-			unmountSvg(svg, owned);
-		}
-	};
+	return figureHandle(svg, owned, draw, (o) => (opts = { ...opts, ...o }), () => grid?.destroy());
 }

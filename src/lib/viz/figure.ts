@@ -57,6 +57,31 @@ export function sizeSvg(svg: SVGSVGElement, width: number, height: number): void
 }
 
 /** Undo mountSvg: remove an <svg> we created, or empty and unmark the caller's one. */
+/**
+ * The handle every figure returns, after its first draw: `update` merges the options (through the
+ * figure's own setter, since each figure keeps them in a local) and redraws; `destroy` runs the
+ * figure's cleanup (listeners, keyboard grid) and unmounts the svg.
+ */
+export function figureHandle<Data, Options>(
+	svg: SVGSVGElement,
+	owned: boolean,
+	draw: (data: Data) => void,
+	setOptions: (options: Partial<Options>) => void,
+	cleanup: () => void
+): FigureHandle<Data, Options> {
+	return {
+		svg,
+		update(next, options) {
+			if (options) setOptions(options);
+			draw(next);
+		},
+		destroy() {
+			cleanup();
+			unmountSvg(svg, owned);
+		}
+	};
+}
+
 export function unmountSvg(svg: SVGSVGElement, owned: boolean): void {
 	if (owned) svg.remove();
 	else {

@@ -14,7 +14,7 @@
 import * as d3 from 'd3';
 import { colorRamp } from './legend';
 import { createTooltip, interactiveGrid, rectBox, type Grid } from './interaction';
-import { formatNumber, mountSvg, sizeSvg, textColorOn, textWidth, unmountSvg, type FigureHandle, type Target } from './figure';
+import { formatNumber, mountSvg, sizeSvg, textColorOn, textWidth, figureHandle, type FigureHandle, type Target } from './figure';
 
 export interface HeadMapData {
 	/** scores[layer][head]; NaN or null marks a head that was not measured */
@@ -250,15 +250,5 @@ export function headMap(target: Target, data: HeadMapData, options: Partial<Head
 	}
 
 	draw(data);
-	return {
-		svg,
-		update(next, options) {
-			if (options) opts = { ...opts, ...options };
-			draw(next);
-		},
-		destroy() {
-			grid?.destroy();
-			unmountSvg(svg, owned);
-		}
-	};
+	return figureHandle(svg, owned, draw, (o) => (opts = { ...opts, ...o }), () => grid?.destroy());
 }

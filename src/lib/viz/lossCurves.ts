@@ -7,7 +7,7 @@
 import * as d3 from 'd3';
 import { createTooltip } from './interaction';
 import { seriesColor, seriesDash } from './palette';
-import { SCREEN_ONLY, formatNumber, mountSvg, sizeSvg, textWidth, unmountSvg, type FigureHandle, type Target } from './figure';
+import { SCREEN_ONLY, formatNumber, mountSvg, sizeSvg, textWidth, figureHandle, type FigureHandle, type Target } from './figure';
 
 export interface LossPoint {
 	step: number;
@@ -299,15 +299,5 @@ export function lossCurves(target: Target, data: LossCurvesData, options: Partia
 	}
 
 	draw(data);
-	return {
-		svg,
-		update(next, options) {
-			if (options) opts = { ...opts, ...options };
-			draw(next);
-		},
-		destroy() {
-			cleanup();
-			unmountSvg(svg, owned);
-		}
-	};
+	return figureHandle(svg, owned, draw, (o) => (opts = { ...opts, ...o }), () => cleanup());
 }

@@ -6,7 +6,7 @@
 // model on a 20-token prompt stays a few thousand elements instead of tens of thousands.
 import * as d3 from 'd3';
 import { createTooltip, interactiveGrid, type Grid } from './interaction';
-import { FONT_MONO, displayToken, mountSvg, sizeSvg, unmountSvg, type FigureHandle, type Target } from './figure';
+import { FONT_MONO, displayToken, mountSvg, sizeSvg, figureHandle, type FigureHandle, type Target } from './figure';
 
 export interface ModelViewData {
 	tokens: readonly string[];
@@ -156,15 +156,5 @@ export function modelView(target: Target, data: ModelViewData, options: Partial<
 	}
 
 	draw(data);
-	return {
-		svg,
-		update(next, options) {
-			if (options) opts = { ...opts, ...options };
-			draw(next);
-		},
-		destroy() {
-			grid?.destroy();
-			unmountSvg(svg, owned);
-		}
-	};
+	return figureHandle(svg, owned, draw, (o) => (opts = { ...opts, ...o }), () => grid?.destroy());
 }

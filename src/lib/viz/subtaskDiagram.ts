@@ -10,7 +10,7 @@
 import * as d3 from 'd3';
 import { createTooltip } from './interaction';
 import { SUBTASK_COLORS, SUBTASK_NAMES, SUBTASKS, isSubtask } from './palette';
-import { FONT_MONO, formatNumber, mountSvg, sizeSvg, textWidth, unmountSvg, type FigureHandle, type Target } from './figure';
+import { FONT_MONO, formatNumber, mountSvg, sizeSvg, textWidth, figureHandle, type FigureHandle, type Target } from './figure';
 
 export interface SubtaskHead {
 	layer: number;
@@ -367,16 +367,8 @@ export function subtaskDiagram(
 	}
 
 	draw(data);
-	return {
-		svg,
-		update(next, options) {
-			if (options) opts = { ...opts, ...options };
-			draw(next);
-		},
-		destroy() {
-			svg.removeEventListener('keydown', onKey);
-			svg.removeEventListener('click', onClick);
-			unmountSvg(svg, owned);
-		}
-	};
+	return figureHandle(svg, owned, draw, (o) => (opts = { ...opts, ...o }), () => {
+		svg.removeEventListener('keydown', onKey);
+		svg.removeEventListener('click', onClick);
+	});
 }

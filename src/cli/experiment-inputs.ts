@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { encodePromptSet, type PromptSet } from '../lib/core/experiments/prompts';
-import type { ScanProgress } from '../lib/core/experiments/scan';
+import { correctRecords } from '../lib/core/experiments/evaluate';
+import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
 import { loadModel, type LoadedModel } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
@@ -43,6 +44,18 @@ export const COMMON_HELP = `  -m, --model <dir|id>     model folder (Hugging Fac
   -h, --help               this help`;
 
 export const DEFAULT_N = 100;
+
+/** --only-correct: scan only the prompts the model answers correctly. */
+export const ONLY_CORRECT_FLAG = { 'only-correct': { type: 'boolean' } } as const;
+export const ONLY_CORRECT_HELP = `      --only-correct       keep only the prompts the model answers correctly (evaluated first)`;
+
+/** Drops the prompts the model gets wrong from `prompts` and `loaded.set` (re-encoded). */
+export async function keepCorrect(loaded: Loaded, prompts: PromptSource): Promise<void> {
+	const kept = await correctRecords(new ScanContext(loaded.engine, loaded.set), prompts.records);
+	if (kept.length === 0) throw new InputError('--only-correct: the model answers none of the prompts correctly');
+	prompts.records = kept;
+	loaded.set = encodePromptSet(loaded.model.tokenizer, kept, loaded.model.spec.pos === 'none' ? Infinity : loaded.model.spec.n_ctx);
+}
 
 export function required(value: string | undefined, flag: string, command: string): string {
 	if (value === undefined) throw new InputError(`missing --${flag} (see 'arithlens ${command} --help')`);

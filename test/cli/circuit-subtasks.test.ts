@@ -1,6 +1,7 @@
 // `arithlens subtasks` and `arithlens circuit` on the shipped models: the per-digit and per-subtask
 // accuracy equal the PyTorch reference's measurement (models/<name>/eval.json), the circuit table's
-// rows are consistent with each other and bad input exits 2.
+// rows are consistent with each other and bad input exits 2; --only-correct keeps exactly the prompts
+// `arithlens eval` marks correct.
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,5 +63,21 @@ describe('arithlens circuit', () => {
 		expect(r.code).toBe(2);
 		expect(r.stderr).toMatch(/--top/);
 		expect(readdirSync(dir)).toEqual([]);
+	});
+});
+
+describe('--only-correct', () => {
+	it('scans exactly the prompts eval marks correct, so the clean accuracy is 1', async () => {
+		const dir = tempDir();
+		const args = ['--model', 'models/add-3d-llama', '--prompts', 'models/add-3d-llama/heldout.jsonl', '--n', '400'];
+		const ev = await runCli(['eval', ...args, '--json', join(dir, 'eval.json')]);
+		expect(ev.code, ev.stderr).toBe(0);
+		const correct = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).prompts.filter((p: { correct: boolean }) => p.correct).length;
+		expect(correct).toBeLessThan(400); // the test needs a model that misses some of them
+		const sc = await runCli(['scan', ...args, '--method', 'zero', '--only-correct', '--json', join(dir, 'scan.json')]);
+		expect(sc.code, sc.stderr).toBe(0);
+		const scan = JSON.parse(readFileSync(join(dir, 'scan.json'), 'utf8'));
+		expect(scan.provenance.n_prompts).toBe(correct);
+		expect(scan.clean.accuracy).toBe(1);
 	});
 });

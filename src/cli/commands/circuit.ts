@@ -7,7 +7,7 @@ import { ScanContext } from '../../lib/core/experiments/scan';
 import { topK } from '../../lib/core/export/rank';
 import type { HeadRef } from '../../lib/core/export/plan';
 import { InputError, parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, loadForExperiment, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
 import { readScan, topOf } from './plan';
 
 export const HELP = `Usage: arithlens circuit --model <dir|id> (--prompts <file.jsonl> | --task <spec>) (--top <K> | --top-percent <P>) [options]
@@ -19,6 +19,7 @@ faithfulness = (logprob(set alone) - logprob(all ablated)) / (logprob(full) - lo
 
 Options:
 ${COMMON_HELP}
+${ONLY_CORRECT_HELP}
       --top <K> | --top-percent <P>   size of the set: the K (or P percent, rounded up) best heads
       --scan <file>        take the ranking from 'arithlens scan --json' (default: run a scan with
                            --method first, on the same prompts)
@@ -32,6 +33,7 @@ Example:
 
 const FLAGS = {
 	...COMMON_FLAGS,
+	...ONLY_CORRECT_FLAG,
 	top: { type: 'string' },
 	'top-percent': { type: 'string' },
 	scan: { type: 'string' },
@@ -75,11 +77,13 @@ export async function run(argv: string[]): Promise<number> {
 	const randomSets = intFlag(flags['random-sets'], 'random-sets', 10, 1);
 	checkOutPath(flags.json, 'json');
 	const prompts = await promptSource(flags, 'circuit');
-	const { engine, set } = await loadForExperiment(flags, prompts.records, 'circuit');
+	const loaded = await loadForExperiment(flags, prompts.records, 'circuit');
+	const { engine } = loaded;
 	const bar = progressBar();
 	let result: FaithfulnessResult;
 	try {
-		const ctx = new ScanContext(engine, set);
+		if (flags['only-correct']) await keepCorrect(loaded, prompts);
+		const ctx = new ScanContext(engine, loaded.set);
 		let heads: HeadRef[];
 		if (scanFile) heads = topK([...scanFile.heads].sort((a, b) => a.rank - b.rank), k).map(({ layer, head }) => ({ layer, head }));
 		else {

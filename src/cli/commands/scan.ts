@@ -8,7 +8,7 @@ import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
 import { makeProvenance } from '../../lib/core/export/provenance';
 import { InputError, parseFlags } from '../errors';
 import {
-	COMMON_FLAGS, COMMON_HELP, VERSION, checkOutPath, intFlag, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
+	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutPath, intFlag, keepCorrect, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
 } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens scan --model <dir|id> (--prompts <file.jsonl> | --task <spec>) --method <m> [options]
@@ -29,6 +29,7 @@ Methods:
 
 Options:
 ${COMMON_HELP}
+${ONLY_CORRECT_HELP}
       --method <m>         zero, mean, resample, patch or path
       --metric <m>         logprob (default), accuracy or logit-diff (needs counterfactual answers);
                            path patching always scores the answer logit
@@ -49,6 +50,7 @@ Example:
 
 const FLAGS = {
 	...COMMON_FLAGS,
+	...ONLY_CORRECT_FLAG,
 	method: { type: 'string' },
 	metric: { type: 'string' },
 	perm: { type: 'string' },
@@ -84,10 +86,13 @@ export async function run(argv: string[]): Promise<number> {
 	if (flags['memory-mb'] !== undefined) options.memoryBudget = intFlag(flags['memory-mb'], 'memory-mb', 0, 1) * 1024 ** 2;
 
 	const prompts = await promptSource(flags, 'scan');
-	const { model, engine, set } = await loadForExperiment(flags, prompts.records, 'scan');
+	const loaded = await loadForExperiment(flags, prompts.records, 'scan');
+	const { model, engine } = loaded;
 	const bar = progressBar();
 	let scan: AnyScan;
 	try {
+		if (flags['only-correct']) await keepCorrect(loaded, prompts);
+		const set = loaded.set;
 		if ((method === 'patch' || method === 'path') && !set.hasCounterfactuals)
 			throw new InputError(`--method ${method} needs a counterfactual for every prompt; the prompt file has prompts without one`);
 		if (metric === 'logit-diff' && method !== 'path' && !set.hasLogitDiff)
@@ -115,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
 		prompt_file_sha256: prompts.promptFileSha256,
 		method,
 		metric: scoreMetricName(method, metric),
-		n_prompts: set.prompts.length,
+		n_prompts: loaded.set.prompts.length,
 		seed: random ? prompts.seed : null,
 		backend: engine.backend
 	});
@@ -128,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
 	else {
 		writeAllAtomic(files);
 		const top = heads.slice(0, 5).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(4)}`).join(', ');
-		process.stdout.write(`${method} scan of ${heads.length} heads on ${set.prompts.length} prompts; top: ${top}; wrote ${files.map((f) => f.path).join(', ')}\n`);
+		process.stdout.write(`${method} scan of ${heads.length} heads on ${loaded.set.prompts.length} prompts; top: ${top}; wrote ${files.map((f) => f.path).join(', ')}\n`);
 	}
 	return 0;
 }

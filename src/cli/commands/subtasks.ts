@@ -5,7 +5,7 @@ import { ablationScan, ABLATION_METHODS, type AblationMethod } from '../../lib/c
 import { mulDigits, mulSubtasks, type MulSubtaskReport } from '../../lib/core/experiments/multiplication';
 import { ScanContext } from '../../lib/core/experiments/scan';
 import { InputError, parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, loadForExperiment, progressBar, promptSource, rethrowAsInput, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, rethrowAsInput, writeAllAtomic } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens subtasks --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
 
@@ -16,6 +16,7 @@ and lists the heads whose ablation lowers each digit's accuracy most.
 
 Options:
 ${COMMON_HELP}
+${ONLY_CORRECT_HELP}
       --method <m>         ablation: zero, mean (default), resample
       --top <K>            heads listed per digit (default 3)
       --json <file>        write the full report there
@@ -24,7 +25,7 @@ Example:
   arithlens subtasks --model models/mul-2d --prompts models/mul-2d/heldout.jsonl
 `;
 
-const FLAGS = { ...COMMON_FLAGS, method: { type: 'string' }, top: { type: 'string' }, json: { type: 'string' } } as const;
+const FLAGS = { ...COMMON_FLAGS, ...ONLY_CORRECT_FLAG, method: { type: 'string' }, top: { type: 'string' }, json: { type: 'string' } } as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -53,10 +54,13 @@ export async function run(argv: string[]): Promise<number> {
 	const top = intFlag(flags.top, 'top', 3, 1);
 	checkOutPath(flags.json, 'json');
 	const prompts = await promptSource(flags, 'subtasks');
-	const { engine, set, model } = await loadForExperiment(flags, prompts.records, 'subtasks');
+	const loaded = await loadForExperiment(flags, prompts.records, 'subtasks');
+	const { engine, model } = loaded;
 	const bar = progressBar();
 	let report: MulSubtaskReport;
 	try {
+		if (flags['only-correct']) await keepCorrect(loaded, prompts);
+		const set = loaded.set;
 		const digits = rethrowAsInput(() => {
 			try {
 				return mulDigits(set, prompts.records, model.tokenizer);

@@ -25,3 +25,10 @@ export async function evaluatePrompts(ctx: ScanContext, records: readonly Prompt
 		prompts: records.map((r, n) => ({ prompt: r.prompt, answer: r.answer, correct: scores.get('accuracy', 0, n) === 1, logprob: scores.get('logprob', 0, n) }))
 	};
 }
+
+/** The records the model answers correctly (every answer token the argmax), in order: the option of
+ * scanning only prompts the model can do, so ablation effects are not diluted by its failures. */
+export async function correctRecords(ctx: ScanContext, records: readonly PromptRecord[], options: ScanOptions = {}): Promise<PromptRecord[]> {
+	const { prompts } = await evaluatePrompts(ctx, records, options);
+	return records.filter((_, n) => prompts[n].correct);
+}

@@ -3,6 +3,7 @@
 // and prompt set.
 import type { PromptRecord } from '$lib/core/tasks';
 import type { EngineClient } from '$lib/workers/engineClient';
+import { Latest } from './latest';
 import type { AttentionResult } from '$lib/workers/protocol';
 
 export class AttentionState {
@@ -11,27 +12,23 @@ export class AttentionState {
 	error = $state('');
 
 	#client: EngineClient;
-	#seq = 0;
+	#latest = new Latest();
 
 	constructor(client: EngineClient) {
 		this.#client = client;
 	}
 
 	async fetch(prompts: PromptRecord[]): Promise<void> {
-		const seq = ++this.#seq;
 		[this.loading, this.error] = [true, ''];
-		try {
-			const result = await this.#client.call('attention', { prompts: $state.snapshot(prompts) as PromptRecord[] });
-			if (seq === this.#seq) this.result = result;
-		} catch (e) {
-			if (seq === this.#seq) [this.result, this.error] = [null, (e as Error).message];
-		} finally {
-			if (seq === this.#seq) this.loading = false;
-		}
+		await this.#latest.run(() => this.#client.call('attention', { prompts: $state.snapshot(prompts) as PromptRecord[] }), {
+			result: (result) => (this.result = result),
+			error: (message) => ([this.result, this.error] = [null, message]),
+			settled: () => (this.loading = false)
+		});
 	}
 
 	clear(): void {
-		this.#seq++;
+		this.#latest.drop();
 		[this.result, this.loading, this.error] = [null, false, ''];
 	}
 

@@ -2,6 +2,7 @@
 // the model changes; the detail views read slices of them.
 import type { PromptRecord } from '$lib/core/tasks';
 import type { EngineClient } from '$lib/workers/engineClient';
+import { Latest } from './latest';
 import type { PatternResult } from '$lib/workers/protocol';
 
 export class PatternState {
@@ -12,28 +13,24 @@ export class PatternState {
 	error = $state('');
 
 	#client: EngineClient;
-	#seq = 0;
+	#latest = new Latest();
 
 	constructor(client: EngineClient) {
 		this.#client = client;
 	}
 
 	async fetch(record: PromptRecord): Promise<void> {
-		const seq = ++this.#seq;
 		this.loading = true;
 		this.error = '';
-		try {
-			const result = await this.#client.call('pattern', { prompt: record.prompt, answer: record.answer });
-			if (seq === this.#seq) [this.result, this.record] = [result, record];
-		} catch (e) {
-			if (seq === this.#seq) [this.result, this.error] = [null, (e as Error).message];
-		} finally {
-			if (seq === this.#seq) this.loading = false;
-		}
+		await this.#latest.run(() => this.#client.call('pattern', { prompt: record.prompt, answer: record.answer }), {
+			result: (result) => ([this.result, this.record] = [result, record]),
+			error: (message) => ([this.result, this.error] = [null, message]),
+			settled: () => (this.loading = false)
+		});
 	}
 
 	clear(): void {
-		this.#seq++;
+		this.#latest.drop();
 		[this.result, this.record, this.loading, this.error] = [null, null, false, ''];
 	}
 

@@ -13,7 +13,7 @@ import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, type PromptRecord } from '../lib/core/tasks/index';
 import { CLI_BACKENDS, type CliBackend } from './engines';
 import { InputError } from './errors';
-import { resolveModelSource } from './model-source';
+import { MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource } from './model-source';
 import { stderrProgress } from './progress';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -28,6 +28,7 @@ export const COMMON_FLAGS = {
 	revision: { type: 'string' },
 	'hub-host': { type: 'string' },
 	backend: { type: 'string' },
+	'max-memory': { type: 'string' },
 	help: { type: 'boolean', short: 'h' }
 } as const;
 
@@ -41,6 +42,7 @@ export const COMMON_HELP = `  -m, --model <dir|id>     model folder (Hugging Fac
       --revision <rev>     hub branch, tag or commit (hub ids only)
       --hub-host <url>     hub to download from (hub ids only)
       --backend <name>     node (onnxruntime-node, default) or wasm (onnxruntime-web)
+${MAX_MEMORY_HELP}
   -h, --help               this help`;
 
 export const DEFAULT_N = 100;
@@ -127,15 +129,16 @@ export interface Loaded {
 }
 
 /** Loads the model, encodes the prompts with its tokenizer and starts the engine; dispose the engine when done. */
-export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string }, records: PromptRecord[], command: string): Promise<Loaded> {
+export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string; 'max-memory'?: string }, records: PromptRecord[], command: string): Promise<Loaded> {
 	const modelArg = required(flags.model, 'model', command);
+	const maxBytes = maxMemoryBytes(flags['max-memory']);
 	const backend = (flags.backend ?? 'node') as CliBackend;
 	if (!Object.hasOwn(CLI_BACKENDS, backend)) throw new InputError(`--backend: '${backend}' is not one of ${Object.keys(CLI_BACKENDS).join(', ')}`);
 	const { source, remote } = resolveModelSource({ model: modelArg, revision: flags.revision, hubHost: flags['hub-host'] });
 	const progress = stderrProgress();
 	try {
 		progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
-		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined });
+		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes });
 		const set = rethrowAsInput(() => encodePromptSet(model.tokenizer, records, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx));
 		progress.step(`building the ${model.spec.family} graph on ${backend}`);
 		const engine = await CLI_BACKENDS[backend](model);

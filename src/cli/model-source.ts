@@ -1,6 +1,7 @@
-// --model: a local folder when the path exists, otherwise a Hugging Face hub id (owner/name).
+// --model: a local folder when the path exists, otherwise a Hugging Face hub id (owner/name); and
+// --max-memory, the limit above which loading a model is refused.
 import { statSync } from 'node:fs';
-import { hubSource, type FileSource } from '../lib/core/model/index';
+import { DEFAULT_MAX_BYTES, hubSource, type FileSource } from '../lib/core/model/index';
 import { InputError } from './errors';
 import { folderSource } from './node-source';
 
@@ -29,4 +30,16 @@ export function resolveModelSource({ model, revision, hubHost }: ModelArgs): { s
 	if (revision === '') throw new InputError('--revision: empty');
 	// Node has no Cache API: every run downloads (the tiny arithmetic models are a few MB at most).
 	return { source: hubSource(model, { revision, host, cache: null }), remote: true };
+}
+
+export const MAX_MEMORY_HELP = `      --max-memory <GiB>   memory limit (default ${DEFAULT_MAX_BYTES / 1024 ** 3}): a model whose f32 weights and
+                           activations are estimated above it is refused; decimals allowed, e.g. 0.5`;
+
+/** --max-memory <GiB> as loadModel's maxBytes; undefined keeps the default. */
+export function maxMemoryBytes(value: string | undefined): number | undefined {
+	if (value === undefined) return undefined;
+	const gib = Number(value);
+	if (!/^\s*(\d+\.?\d*|\.\d+)\s*$/.test(value) || !(gib > 0) || !Number.isFinite(gib))
+		throw new InputError(`--max-memory: '${value}' is not a positive number of GiB (e.g. 4 or 0.5)`);
+	return gib * 1024 ** 3;
 }

@@ -117,10 +117,16 @@ describe('ModelLoadError', () => {
 		const files = folderFiles('tiny-gpt2');
 		const src = filesSource(files);
 		const tracking = { ...src, read: (name: string) => (read.push(name), src.read(name)) };
-		await expect(loadModel(tracking, { maxBytes: 100_000 })).rejects.toThrow(
-			/^config\.json: this model needs about 0\.00 GiB \(f32 weights and activations\), above the limit of 0\.00 GiB; raise maxBytes/
+		const err = (await loadModel(tracking, { maxBytes: 100_000 }).catch((e) => e)) as ModelLoadError;
+		expect(err).toBeInstanceOf(ModelLoadError);
+		const need = estimateBytes(specFromConfig(JSON.parse(new TextDecoder().decode(files.get('config.json')!))));
+		expect(err.message).toBe(
+			`config.json: this model needs about ${Number((need / 1024 ** 3).toPrecision(3))} GiB (f32 weights and activations), above the limit of 0.0000931 GiB; raise the memory limit (--max-memory <GiB> in the CLI) to load it anyway`
 		);
+		// the dashboard offers to load it anyway from these fields, never from the message
+		expect([err.needBytes, err.limitBytes]).toEqual([need, 100_000]);
 		expect(read).toEqual(['config.json']);
+		expect((await loadModel(filesSource(files), { maxBytes: need })).spec.n_layers).toBe(2); // the limit is inclusive
 		const gpt2Small = specFromConfig({ model_type: 'gpt2', n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024, vocab_size: 50257 });
 		const weightsOnly = 4 * 124_439_808; // GPT-2 small's parameter count (tied)
 		expect(estimateBytes(gpt2Small)).toBeGreaterThan(weightsOnly);

@@ -5,7 +5,7 @@ import { loadModel } from '../../lib/core/model/index';
 import { captureText, encodePrompt, selectHooks } from '../capture';
 import { CLI_BACKENDS, type CliBackend } from '../engines';
 import { InputError, parseFlags } from '../errors';
-import { DEFAULT_HUB_HOST, resolveModelSource } from '../model-source';
+import { DEFAULT_HUB_HOST, MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource } from '../model-source';
 import { encodeCaptureJson, encodeSafetensors, formatOf, writeFileAtomic } from '../output';
 import { stderrProgress } from '../progress';
 import { prettyJson, tensorStats, topPredictions } from '../summary';
@@ -29,6 +29,7 @@ Options:
       --revision <rev>     hub branch, tag or commit (default: main); hub ids only
       --hub-host <url>     hub to download from (default: ${DEFAULT_HUB_HOST}); hub ids only
       --backend <name>     node (onnxruntime-node, default) or wasm (onnxruntime-web, as in the browser)
+${MAX_MEMORY_HELP}
   -o, --out <file>         .safetensors or .json; written only when the whole run succeeds
       --json               print a JSON summary to stdout: per tensor shape and min/max/mean,
                            the top next-token predictions
@@ -57,6 +58,7 @@ const FLAGS = {
 	revision: { type: 'string' },
 	'hub-host': { type: 'string' },
 	backend: { type: 'string' },
+	'max-memory': { type: 'string' },
 	out: { type: 'string', short: 'o' },
 	json: { type: 'boolean' },
 	help: { type: 'boolean', short: 'h' }
@@ -84,13 +86,14 @@ export async function run(argv: string[]): Promise<number> {
 	if (statSync(out, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--out: '${out}' is a folder`);
 	const backend = (flags.backend ?? 'node') as CliBackend;
 	if (!Object.hasOwn(CLI_BACKENDS, backend)) throw new InputError(`--backend: '${backend}' is not one of ${Object.keys(CLI_BACKENDS).join(', ')}`);
+	const maxBytes = maxMemoryBytes(flags['max-memory']);
 	const { source, remote } = resolveModelSource({ model, revision: flags.revision, hubHost: flags['hub-host'] });
 
 	const progress = stderrProgress();
 	const { loaded, capture, engineBackend } = await (async () => {
 		try {
 			progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
-			const loaded = await loadModel(source, { onProgress: remote ? progress.download : undefined });
+			const loaded = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes });
 			const hooks = selectHooks(loaded.spec, flags.hooks);
 			const tokens = encodePrompt(loaded, text);
 			progress.step(`building the ${loaded.spec.family} graph on ${backend} (${hooks.length} hooks)`);

@@ -4,11 +4,16 @@
 export class ModelLoadError extends Error {
 	readonly file: string;
 	readonly problem: string;
-	constructor(file: string, problem: string) {
+	/** Set when the model is refused for its size: its estimated bytes and the limit they exceed. */
+	readonly needBytes?: number;
+	readonly limitBytes?: number;
+	constructor(file: string, problem: string, memory?: { needBytes: number; limitBytes: number }) {
 		super(`${file}: ${problem}`);
 		this.name = 'ModelLoadError';
 		this.file = file;
 		this.problem = problem;
+		this.needBytes = memory?.needBytes;
+		this.limitBytes = memory?.limitBytes;
 	}
 }
 

@@ -69,7 +69,8 @@ export function estimateBytes(s: Spec): number {
 	return 4 * (params + BUDGET_BATCH * T * actsPerToken);
 }
 
-const gib = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GiB`;
+/** GiB with 3 significant digits: '2 GiB', '2.31 GiB', '0.0123 GiB' (the CLI's --max-memory is in GiB too). */
+const gib = (n: number) => `${Number((n / 1024 ** 3).toPrecision(3))} GiB`;
 
 export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promise<LoadedModel> {
 	const where = src.revision ? `${src.id} (revision ${src.revision})` : src.id;
@@ -87,7 +88,11 @@ export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promis
 	const need = estimateBytes(spec);
 	const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
 	if (need > maxBytes)
-		throw new ModelLoadError('config.json', `this model needs about ${gib(need)} (f32 weights and activations), above the limit of ${gib(maxBytes)}; raise maxBytes to load it anyway`);
+		throw new ModelLoadError(
+			'config.json',
+			`this model needs about ${gib(need)} (f32 weights and activations), above the limit of ${gib(maxBytes)}; raise the memory limit (--max-memory <GiB> in the CLI) to load it anyway`,
+			{ needBytes: need, limitBytes: maxBytes }
+		);
 
 	// The tokenizer is small and read first so a folder without one fails before the big download.
 	const tokenizerJson = await readJson('tokenizer.json', true);

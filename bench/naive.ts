@@ -4,6 +4,7 @@
 import { ablationScore, promptMetrics } from '../src/lib/core/experiments/metrics';
 import { cleanRow, sequenceLength, type PromptSet } from '../src/lib/core/experiments/prompts';
 import { rowMacs } from '../src/lib/core/experiments/cost';
+import { maxOf } from '../src/lib/core/model/arrays';
 import type { HookName } from '../src/lib/core/model/hooks';
 import type { Tensor } from '../src/lib/core/model/tensor';
 import type { Engine } from '../src/lib/core/runtime/engine';
@@ -21,7 +22,7 @@ export async function naiveMeanHeadScan(engine: Engine, set: PromptSet, onHead?:
 	const { n_layers: L, n_heads: H, d_head: dh } = s;
 	// one batch of every prompt, right-padded to the longest (causal: padding changes no scored position)
 	const lengths = set.prompts.map(sequenceLength);
-	const T = Math.max(...lengths);
+	const T = maxOf(lengths);
 	const tokens = set.prompts.map((p) => [...cleanRow(p), ...new Array<number>(T - sequenceLength(p)).fill(0)]);
 	const N = tokens.length;
 	const targets = { nPrompt: set.prompts.map((p) => p.prompt.length), answers: set.prompts.map((p) => p.answer) };

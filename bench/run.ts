@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { folderSource } from '../src/cli/node-source';
 import { ablationScan } from '../src/lib/core/experiments/ablation';
+import { maxOf } from '../src/lib/core/model/arrays';
 import { encodePromptSet, type PromptSet } from '../src/lib/core/experiments/prompts';
 import { ScanContext, type ScanOptions } from '../src/lib/core/experiments/scan';
 import { loadModel } from '../src/lib/core/model/index';
@@ -175,7 +176,7 @@ async function main() {
 		])
 	);
 	const header = ['model', 'scan', 'wall s', 'cpu s', 'in engine s', 'first calls s', 'forwards', 'rows', 'GFLOP', 'max |Δ score|'];
-	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+	const widths = header.map((h, i) => maxOf(rows.map((r) => r[i].length), h.length));
 	const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 	console.log(line(header));
 	for (const r of rows) console.log(line(r));

@@ -1,6 +1,7 @@
 // What `capture --json` prints: per tensor its shape and min/max/mean, and the model's top next-token
 // predictions after the prompt.
 import type { ArithTokenizer } from '../lib/core/model/index';
+import { maxOf } from '../lib/core/model/arrays';
 import type { Tensor } from '../lib/core/model/tensor';
 
 export interface TensorStats {
@@ -36,7 +37,7 @@ export interface Prediction {
 export function topPredictions(logits: Tensor, tokenizer: ArithTokenizer, k = 5): Prediction[] {
 	const [T, V] = logits.shape;
 	const last = logits.data.subarray((T - 1) * V, T * V);
-	const peak = Math.max(...last);
+	const peak = maxOf(last);
 	let z = 0;
 	for (const x of last) z += Math.exp(x - peak);
 	const ids = [...last.keys()].sort((a, b) => last[b] - last[a] || a - b).slice(0, k);

@@ -1,5 +1,6 @@
 // Hover/focus tooltip, focus ring and keyboard grid navigation shared by the cell-based figures.
 import * as d3 from 'd3';
+import { maxOf } from '../core/model/arrays';
 import { SCREEN_ONLY, THEME, textWidth } from './figure';
 
 export interface Box {
@@ -36,7 +37,7 @@ export function createTooltip(svg: SVGSVGElement, size: () => { width: number; h
 	const text = tip.append('text').attr('fill', 'currentColor');
 	return {
 		show(lines, a) {
-			const w = Math.max(...lines.map((l) => textWidth(l))) + 2 * PAD;
+			const w = maxOf(lines.map((l) => textWidth(l))) + 2 * PAD;
 			const h = lines.length * LINE + 2 * PAD - 2;
 			const { width, height } = size();
 			// to the right of the anchor, flipped left when it would leave the figure

@@ -4,6 +4,7 @@
 // text (first digit run = a, second = b, the non-space text between = operator, last '=' after b) and
 // mapped to token positions through the tokenizer.
 import type { HookName } from '../model/hooks';
+import { maxOf } from '../model/arrays';
 import type { ArithTokenizer } from '../model/index';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
@@ -62,8 +63,8 @@ export async function operandAttention(ctx: ScanContext, records: readonly Promp
 	const { engine, set, spec: s } = ctx;
 	const { n_layers: L, n_heads: H } = s;
 	const roles = records.map((r) => operandRoles(tokenizer, r.prompt));
-	const da = Math.max(0, ...roles.map((r) => r?.a.length ?? 0));
-	const db = Math.max(0, ...roles.map((r) => r?.b.length ?? 0));
+	const da = maxOf(roles.map((r) => r?.a.length ?? 0), 0);
+	const db = maxOf(roles.map((r) => r?.b.length ?? 0), 0);
 	const targets = [...Array.from({ length: da }, (_, j) => `a${j}`), 'op', ...Array.from({ length: db }, (_, j) => `b${j}`), '='];
 	const K = targets.length;
 	const A = set.maxAnswer;

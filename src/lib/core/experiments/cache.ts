@@ -3,6 +3,7 @@
 // stream at the blocks scan rows restart from. Rows are whole sequences (prompt + answer), batched per
 // sequence length within the memory budget.
 import type { HookName } from '../model/hooks';
+import { maxOf } from '../model/arrays';
 import type { Spec } from '../model/spec';
 import type { Engine } from '../runtime/engine';
 import { rowBytes, DEFAULT_MEMORY_BUDGET } from './cost';
@@ -80,7 +81,7 @@ export async function baseRun(engine: Engine, set: PromptSet, base: Base, needs:
 			const members = group.members.slice(at, at + size);
 			const prompts = members.map((i) => set.prompts[i]);
 			const tokens = prompts.map(base === 'clean' ? cleanRow : corruptRow);
-			const P = Math.max(...prompts.map((p) => p.answer.length));
+			const P = maxOf(prompts.map((p) => p.answer.length));
 			const positions = prompts.map((p) => {
 				const pos = answerPositions(p);
 				return Array.from({ length: P }, (_, i) => pos[Math.min(i, pos.length - 1)]);

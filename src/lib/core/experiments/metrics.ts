@@ -8,6 +8,7 @@
 // engine's scoring graphs return in place of logits (log-normaliser, argmax, target logits).
 
 import type { Tensor } from '../model/tensor';
+import { maxOf } from '../model/arrays';
 import type { ScoreOutputs } from '../runtime/engine';
 
 export interface AnswerTargets {
@@ -149,7 +150,7 @@ export function scoredPromptMetrics(s: ScoreOutputs, t: AnswerTargets): PromptMe
 
 /** The positions to gather per row (engine `positions`): nPrompt-1 … nPrompt-2+len, padded to equal length by repeating the last. */
 export function scoredPositions(t: Pick<ScoringTargets, 'nPrompt' | 'answers'>): number[][] {
-	const P = Math.max(...t.answers.map((a) => a.length));
+	const P = maxOf(t.answers.map((a) => a.length));
 	return t.nPrompt.map((n, b) => Array.from({ length: P }, (_, i) => n - 1 + Math.min(i, t.answers[b].length - 1)));
 }
 
@@ -166,7 +167,7 @@ export function meanMetrics(m: PromptMetrics): Partial<Record<MetricName, number
 
 /** Accuracy per answer position, over the prompts whose answer reaches that position. */
 export function positionAccuracy(m: PromptMetrics): number[] {
-	const P = Math.max(...m.position_correct.map((r) => r.length));
+	const P = maxOf(m.position_correct.map((r) => r.length));
 	return Array.from({ length: P }, (_, i) => mean(m.position_correct.filter((r) => r.length > i).map((r) => r[i])));
 }
 

@@ -3,6 +3,7 @@
 // scan on the same prompts — each head's effect per digit and per class, with the heads whose
 // ablation hurts each digit most. Digit i is the 10^i place, whatever order the answer is written in.
 import type { ArithTokenizer } from '../model/index';
+import { maxOf } from '../model/arrays';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
 import { SUBTASK_CLASSES, columnSubtasks, digitAtAnswerPosition, type SubtaskClass } from '../tasks/subtasks';
@@ -91,7 +92,7 @@ export function mulDigits(set: PromptSet, records: readonly PromptRecord[], toke
 	if (found.length === 0) throw new RangeError('multiplication subtasks: no prompt is a × b with the product as its answer digits');
 	const rev = reversed ?? (found.some((p) => p.backwards && !p.forwards) && !found.some((p) => p.forwards && !p.backwards));
 	const used = found.filter((p) => (rev ? p.backwards : p.forwards));
-	const width = Math.max(...used.map((p) => p.slots.length));
+	const width = maxOf(used.map((p) => p.slots.length));
 	const slots: DigitSlot[] = used.flatMap((p) => {
 		const classes = columnSubtasks(p.ab[0], p.ab[1], p.slots.length);
 		return p.slots.map((slot, k) => {

@@ -9,6 +9,7 @@
 // mean over prompts of (logit_patched − logit_clean) / |logit_clean| of the correct first answer
 // token; a head below −5% is a key head.
 import type { Tensor } from '../model/tensor';
+import { maxOf } from '../model/arrays';
 import { allHeadPositions, allHeads, allMlps, meansOf, perComponent } from './components';
 import { isKeyHead, pathPatchingChange, patchingScore } from './metrics';
 import { sequenceLength, type PromptSet } from './prompts';
@@ -44,7 +45,7 @@ export async function patchScan(ctx: ScanContext, options: PatchOptions = {}): P
 	const { set, spec: s } = ctx;
 	needCounterfactuals(set, 'activation patching');
 	const each = options.positions === 'each';
-	const Tmax = Math.max(...set.prompts.map(sequenceLength)) - 1; // rows are cut after the last scored position
+	const Tmax = maxOf(set.prompts.map(sequenceLength)) - 1; // rows are cut after the last scored position
 	const heads = each ? allHeadPositions(s, Tmax) : allHeads(s);
 	const mlps = !each && (options.mlps ?? true) ? allMlps(s) : [];
 	const recipe = patchingRecipe(s.n_layers * s.n_heads * s.d_head, s.n_layers * s.d_mlp);

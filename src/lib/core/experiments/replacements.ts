@@ -2,6 +2,7 @@
 // absolute position (over the prompts that have that position), or another prompt's activation under
 // a fixed seeded permutation without fixed points (resample ablation).
 import { createRng } from '../tasks/rng';
+import { maxOf } from '../model/arrays';
 import type { PromptSet } from './prompts';
 import { sequenceLength } from './prompts';
 
@@ -17,7 +18,7 @@ export interface Source {
  * sequence length); position t averages the prompts with T_n > t. Returns [outer, T_max, inner].
  */
 export function positionMean(perPrompt: readonly Float32Array[], lengths: readonly number[], outer: number, inner: number): Source {
-	const T = Math.max(...lengths);
+	const T = maxOf(lengths);
 	const sum = new Float64Array(outer * T * inner);
 	const count = new Array<number>(T).fill(0);
 	perPrompt.forEach((x, n) => {

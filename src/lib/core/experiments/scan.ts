@@ -6,6 +6,7 @@
 // cannot change). Ablation, activation patching, path patching and circuit faithfulness are small
 // recipes over runScan.
 import type { Spec } from '../model/spec';
+import { maxOf, minOf } from '../model/arrays';
 import type { Engine, Interventions, RunOptions } from '../runtime/engine';
 import { baseRun, covers, type Base, type BaseRun, type CacheNeeds, type RunControl } from './cache';
 import { chooseStartLayers, rowMacs, rowsWithin, type StartLayerCost } from './cost';
@@ -131,7 +132,7 @@ export class ScanContext {
 /** The block a component's intervention begins at: nothing below it changes. */
 export function firstLayer(c: Component): number {
 	if (c.kind !== 'set') return c.layer;
-	return Math.min(...c.heads.map((h) => h.layer), ...c.mlps, Infinity);
+	return minOf(c.mlps, minOf(c.heads.map((h) => h.layer)));
 }
 
 const isNoop = (c: Component, T: number) => (c.kind === 'head_pos' && c.position >= T) || (c.kind === 'set' && c.heads.length + c.mlps.length === 0);
@@ -167,7 +168,7 @@ export async function runScan(ctx: ScanContext, components: readonly Component[]
 		const l = firstLayer(c);
 		if (l < L) for (let n = 0; n < N; n++) tokensAt[l] += rowLength(n);
 	});
-	const Tmax = Math.max(...set.prompts.map((_, n) => rowLength(n)));
+	const Tmax = maxOf(set.prompts.map((_, n) => rowLength(n)));
 	const opt = options.startLayers ?? 'auto';
 	const starts = opt === 'none' ? [0] : opt === 'auto' ? chooseStartLayers(s, tokensAt, Tmax, options.sessionCost) : [...new Set([0, ...opt])].sort((a, b) => a - b);
 	if (starts.some((l) => !Number.isInteger(l) || l < 0 || l >= L)) throw new RangeError(`startLayers: [${starts}] must be blocks in [0, ${L})`);
@@ -205,7 +206,7 @@ export async function runScan(ctx: ScanContext, components: readonly Component[]
 		const rows = pending.get(key)!;
 		const [start, T] = key.split('|').map(Number);
 		const v = variant(components[rows[0].c], sources);
-		const P = Math.max(...rows.map((r) => set.prompts[r.n].answer.length));
+		const P = maxOf(rows.map((r) => set.prompts[r.n].answer.length));
 		const size = options.batchRows ?? rowsWithin(s, { T, P, heads: v.heads, mlps: v.mlps, resid: start > 0 }, options.memoryBudget);
 		for (let at = 0; at < rows.length; at += size) {
 			options.signal?.throwIfAborted();

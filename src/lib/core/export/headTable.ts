@@ -3,6 +3,7 @@
 // report {provenance, clean, heads, mlps}.
 
 import type { Tensor } from '../model/tensor';
+import { maxOf } from '../model/arrays';
 import { toCsv, type CsvCell } from './csv';
 import type { Provenance } from './provenance';
 import { ranks, type RankOrder } from './rank';
@@ -83,7 +84,7 @@ export const HEAD_TABLE_COLUMNS = ['layer', 'head', 'score', 'rank', 'accuracy_d
 
 /** Entries in the given order; empty cells where a scan has no such value; accuracy_drop_pos<i> columns if any entry has them. */
 export function headTableCsv(entries: readonly HeadEntry[]): string {
-	const P = Math.max(0, ...entries.map((e) => e.position_accuracy_drop?.length ?? 0));
+	const P = maxOf(entries.map((e) => e.position_accuracy_drop?.length ?? 0), 0);
 	const header = [...HEAD_TABLE_COLUMNS, ...Array.from({ length: P }, (_, i) => `accuracy_drop_pos${i}`)];
 	const rows = entries.map((e): CsvCell[] => [
 		e.layer, e.head, e.score, e.rank, e.accuracy_drop, e.logprob_drop,

@@ -21,11 +21,11 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
 		header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * t.data.length] };
 		offset += 4 * t.data.length;
 	}
-	// The format pads the header with spaces so the data starts 8-byte aligned.
-	let json = JSON.stringify(header);
-	json += ' '.repeat((8 - (json.length % 8)) % 8);
-	const head = new TextEncoder().encode(json);
-	if (head.length % 8) throw new Error('safetensors header: non-ASCII names broke the padding'); // hook names are ASCII
+	// The format pads the header with spaces so the data starts 8-byte aligned. The length counts UTF-8
+	// bytes, not UTF-16 units: token strings ('Ġ', '▁') and the text may be non-ASCII.
+	const json = new TextEncoder().encode(JSON.stringify(header));
+	const head = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
+	head.set(json);
 	const out = new Uint8Array(8 + head.length + offset);
 	const view = new DataView(out.buffer);
 	view.setBigUint64(0, BigInt(head.length), true);

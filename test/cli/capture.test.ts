@@ -4,10 +4,11 @@
 // line on stderr and writes nothing.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSafetensors } from '../../src/cli/output';
 import { parseSafetensors, toFloat32 } from '../../src/lib/core/model/safetensors';
 import type { Tensor } from '../../src/lib/core/model/tensor';
 import { maxAbsDiff, readFixture } from '../engine/fixtures';
@@ -34,7 +35,19 @@ function readSafetensors(path: string) {
 	const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
 	const metadata = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))).__metadata__ as Record<string, string>;
 	const float = (name: string): Tensor => ({ data: toFloat32(path, name, tensors.get(name)!), shape: tensors.get(name)!.shape });
-	return { names: [...tensors.keys()], float, metadata, dtypes: [...tensors.values()].map((t) => t.dtype) };
+	return { names: [...tensors.keys()], float, metadata, dtypes: [...tensors.values()].map((t) => t.dtype), headerLength };
+}
+
+/** tiny-gpt2 with '+' spelled 'Ġ' and '=' spelled '＝' (2 and 3 UTF-8 bytes): same ids, same logits. */
+function nonAsciiModel(): string {
+	const dir = mkdtempSync(join(tmpdir(), 'arithlens-unicode-'));
+	for (const f of ['config.json', 'model.safetensors', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
+	const tok = JSON.parse(readFileSync(join(MODEL, 'tokenizer.json'), 'utf8'));
+	const vocab: Record<string, number> = tok.model.vocab;
+	const respell: Record<string, string> = { '+': 'Ġ', '=': '＝' };
+	tok.model.vocab = Object.fromEntries(Object.entries(vocab).map(([k, id]) => [respell[k] ?? k, id]));
+	writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+	return dir;
 }
 
 describe('arithlens capture', () => {
@@ -55,6 +68,79 @@ describe('arithlens capture', () => {
 		expect(JSON.parse(file.metadata.token_strings)).toEqual(['<bos>', ...PROMPT]);
 		expect(file.metadata).toMatchObject({ text: PROMPT, model: MODEL, backend: 'node' });
 		expect(file.metadata.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
+	});
+
+	it('writes safetensors for non-ASCII text and token strings, 8-byte aligned, readable by our parser', async () => {
+		const text = PROMPT.replace('+', 'Ġ').replace('=', '＝');
+		const out = join(tempDir(), 'unicode.safetensors');
+		const r = await runCli(['capture', '--model', nonAsciiModel(), '--text', text, '--hooks', 'blocks.0.attn.hook_pattern', '--out', out]);
+		expect(r.code, r.stderr).toBe(0);
+		const file = readSafetensors(out);
+		expect(file.headerLength % 8).toBe(0);
+		expect(file.metadata.text).toBe(text);
+		expect(JSON.parse(file.metadata.tokens)).toEqual(TOKENS); // same ids as the ASCII spelling
+		expect(JSON.parse(file.metadata.token_strings)).toEqual(['<bos>', ...text]);
+		expect(file.names).toEqual(['logits', 'blocks.0.attn.hook_pattern']);
+		for (const name of file.names) expectFixture(name, file.float(name));
+	});
+
+	it('runs on a 151,936-token vocabulary (Qwen2): logits [T, V] and the top predictions with --json', async () => {
+		// tiny-gpt2 with its (tied) embedding grown to V rows of zeros after the 21 real ones: the
+		// logits of the real ids are the reference's, every other logit is exactly 0
+		const V = 151_936;
+		const dir = mkdtempSync(join(tmpdir(), 'arithlens-wide-'));
+		for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
+		const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
+		writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: V }));
+		const bytes = new Uint8Array(readFileSync(join(MODEL, 'model.safetensors')));
+		const weights = new Map([...parseSafetensors('model.safetensors', bytes)].map(([name, raw]): [string, Tensor] => [name, { data: toFloat32('model.safetensors', name, raw), shape: raw.shape }]));
+		const wte = weights.get('transformer.wte.weight')!;
+		const wide = new Float32Array(V * wte.shape[1]);
+		wide.set(wte.data);
+		weights.set('transformer.wte.weight', { data: wide, shape: [V, wte.shape[1]] });
+		writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: 'pt' }));
+
+		const out = join(tempDir(), 'wide.safetensors');
+		const r = await runCli(['capture', '--model', dir, '--text', PROMPT, '--out', out, '--json']);
+		expect(r.code, r.stderr).toBe(0);
+		const logits = readSafetensors(out).float('logits');
+		const ref = fx.float('capture.0.logits');
+		const [T, V0] = ref.shape;
+		expect(logits.shape).toEqual([T, V]);
+		const real = new Float32Array(T * V0);
+		let others = 0;
+		for (let t = 0; t < T; t++)
+			for (let v = 0; v < V; v++) {
+				if (v < V0) real[t * V0 + v] = logits.data[t * V + v];
+				else others = Math.max(others, Math.abs(logits.data[t * V + v]));
+			}
+		expectFixture('logits', { data: real, shape: ref.shape });
+		expect(others).toBe(0);
+
+		const last = [...Array.from(ref.data.subarray((T - 1) * V0)), ...new Array<number>(V - V0).fill(0)];
+		const order = last.map((_, i) => i).sort((a, b) => last[b] - last[a] || a - b);
+		const peak = last[order[0]];
+		const z = last.reduce((acc, x) => acc + Math.exp(x - peak), 0);
+		const top = JSON.parse(r.stdout).top as { id: number; prob: number }[];
+		expect(top.map((p) => p.id)).toEqual(order.slice(0, 5));
+		top.forEach((p) => expect(Math.abs(p.prob - Math.exp(last[p.id] - peak) / z)).toBeLessThanOrEqual(TOL));
+	});
+
+	it('encodeSafetensors pads the UTF-8 header to a multiple of 8 bytes for every non-ASCII length', () => {
+		const t: Tensor = { data: Float32Array.of(1.5, -2, Infinity), shape: [3] };
+		for (let k = 0; k < 9; k++) {
+			const name = `t${'é'.repeat(k)}`; // 2 bytes, 1 UTF-16 unit each
+			const metadata = { token_strings: JSON.stringify(['▁'.repeat(k), 'Ġ']) };
+			const bytes = encodeSafetensors(new Map([[name, t]]), metadata);
+			const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+			expect(n % 8, `k=${k}`).toBe(0);
+			const header = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+			expect(header.trimEnd()).toBe(JSON.stringify({ __metadata__: metadata, [name]: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } }));
+			expect(n - new TextEncoder().encode(header.trimEnd()).length).toBeLessThan(8); // spaces only as padding
+			const parsed = parseSafetensors('x.safetensors', bytes).get(name)!;
+			expect(Array.from(toFloat32('x.safetensors', name, parsed))).toEqual([1.5, -2, Infinity]);
+			expect(bytes.length).toBe(8 + n + 12);
+		}
 	});
 
 	it('writes JSON for a glob selection and prints the summary with --json', async () => {

@@ -6,14 +6,15 @@
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/dashboard.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
 import { encodePromptSet, faithfulness, ScanContext } from '../../src/lib/core/experiments';
-import { loadModel } from '../../src/lib/core/model';
+import { estimateBytes, loadModel } from '../../src/lib/core/model';
+import { specFromConfig } from '../../src/lib/core/model/config';
 import { createNodeEngine } from '../../src/lib/core/runtime/node';
 import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks';
 import { readFixture } from '../engine/fixtures';
@@ -168,6 +169,8 @@ describe('dashboard (built app, headless Chromium)', () => {
 		const page = await newPage();
 		await openDashboard(page, server.url, `?model=url:${TINY}&backend=wasm&task=add:2`);
 		expect(await page.getByTestId('backend').getAttribute('data-backend')).toBe('wasm');
+		const memory = estimateBytes(specFromConfig(JSON.parse(readFileSync(join(REPO, TINY, 'config.json'), 'utf8'))));
+		expect(await page.getByTestId('model-memory').textContent()).toBe(`≈ ${(memory / 1024 ** 2).toFixed(1)} MiB`);
 		await uploadPrompts(page, fixturePromptFile('tiny-gpt2'));
 		await runScan(page, 'mean');
 		const shown = await shownScores(page);
@@ -378,6 +381,39 @@ describe('dashboard (built app, headless Chromium)', () => {
 			await page.close();
 		} finally {
 			await sub.close();
+		}
+	});
+
+	it('asks before loading a model above the memory limit; "Load anyway" retries with the limit raised to its estimate', async () => {
+		// tiny-gpt2 whose config claims a 4,000,000-token vocabulary: about 2.16 GiB, above the 2 GiB
+		// default. Past the memory check its 21-row embedding is refused for its shape, which shows the
+		// retry got there without allocating anything of that size.
+		const dir = mkdtempSync(join(tmpdir(), 'arithlens-big-'));
+		const tiny = join(REPO, TINY);
+		for (const f of ['tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) copyFileSync(join(tiny, f), join(dir, f));
+		const config = { ...JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8')), vocab_size: 4_000_000 };
+		writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+		const big = await serveStatic([
+			['/big/', dir],
+			['/', BUILD]
+		]);
+		ownOrigins.push(big.url);
+		try {
+			const page = await newPage();
+			await page.goto(`${big.url}/?model=url:/big&backend=wasm&task=add:2`);
+			const ask = page.getByTestId('model-too-large');
+			await ask.waitFor({ timeout: 120_000 });
+			const need = estimateBytes(specFromConfig(config));
+			expect(await ask.textContent()).toMatch(new RegExp(`needs about ${(need / 1024 ** 3).toFixed(2)} GiB of memory .*above the\\s+limit of 2\\.00 GiB`));
+			expect(await page.getByTestId('model-error').count()).toBe(0);
+			await page.getByTestId('load-anyway').click();
+			const error = page.getByTestId('model-error');
+			await error.waitFor({ timeout: 60_000 });
+			expect(await error.textContent()).toBe(`Could not load /big: model.safetensors: tensor 'transformer.wte.weight' has shape [21,16], expected [4000000,16]`);
+			expect(await ask.count()).toBe(0);
+			await page.close();
+		} finally {
+			await big.close();
 		}
 	});
 

@@ -116,6 +116,11 @@ export class Dashboard {
 		if (await this.model.load(choice)) await this.measure();
 	}
 
+	/** Load the model refused for its size anyway (the user asked), then measure as after any load. */
+	async loadAnyway(): Promise<void> {
+		if (await this.model.loadAnyway()) await this.measure();
+	}
+
 	/** After a model, backend or prompt-set change: accuracy, patterns of the chosen prompt, a scan. */
 	async measure(): Promise<void> {
 		if (!this.model.ready) return;

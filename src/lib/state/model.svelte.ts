@@ -1,5 +1,6 @@
 // The loaded model: where it came from, download/build progress, the backend that actually runs
 // (and why, when it is not the one asked for), and its accuracy on the current prompt set.
+import { estimateBytes } from '$lib/core/model/index';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { TrainingLog } from '$lib/viz/lossCurves';
 import { ABORT, type EngineClient } from '$lib/workers/engineClient';
@@ -22,6 +23,18 @@ export interface Catalog {
 export type ModelChoice = ModelRef | { kind: 'files'; files: { path: string; file: Blob }[]; label: string };
 
 export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+/** A model refused for its size: its estimated bytes (f32 weights and activations) and the limit. */
+export interface MemoryRefusal {
+	needBytes: number;
+	limitBytes: number;
+}
+
+/** The estimate and limit a load error carries (the worker passes them as fields, never in the text). */
+export function memoryRefusal(e: unknown): MemoryRefusal | null {
+	const { needBytes, limitBytes } = (e ?? {}) as Partial<MemoryRefusal>;
+	return typeof needBytes === 'number' && typeof limitBytes === 'number' ? { needBytes, limitBytes } : null;
+}
 
 /** Bundled models live next to the page (build/models/, or /models/ in dev). */
 export const bundledUrl = (id: string): string => new URL(`models/${id}/`, document.baseURI).href.replace(/\/$/, '');
@@ -55,10 +68,13 @@ export class ModelState {
 	evaluating = $state(false);
 	accuracyError = $state('');
 	trainingLog = $state.raw<TrainingLog | null>(null);
+	/** Set when the last load was refused for its size; loadAnyway() retries with the limit raised. */
+	tooLarge = $state.raw<MemoryRefusal | null>(null);
 
 	#client: EngineClient;
 	#evalAbort: AbortController | null = null;
 	#loadSeq = 0;
+	#lastChoice: ModelChoice | null = null;
 
 	constructor(client: EngineClient) {
 		this.#client = client;
@@ -66,6 +82,11 @@ export class ModelState {
 
 	get ready(): boolean {
 		return this.status === 'ready' && this.info !== null;
+	}
+
+	/** Estimated memory of the loaded model (f32 weights and activations, as loadModel counts it). */
+	get memoryBytes(): number | null {
+		return this.info ? estimateBytes(this.info.spec) : null;
 	}
 
 	/** The catalog entry of the loaded bundled model, if it is one. */
@@ -85,25 +106,37 @@ export class ModelState {
 		return this.catalog;
 	}
 
-	/** Load a model and build its engine; resolves true when this load (not a later one) succeeded. */
-	async load(choice: ModelChoice): Promise<boolean> {
+	/**
+	 * Load a model and build its engine; resolves true when this load (not a later one) succeeded.
+	 * maxBytes: the memory limit (default loadModel's); a model above it sets `tooLarge` instead.
+	 */
+	async load(choice: ModelChoice, opts: { maxBytes?: number } = {}): Promise<boolean> {
 		const seq = ++this.#loadSeq;
+		this.#lastChoice = choice;
+		this.tooLarge = null;
 		this.#evalAbort?.abort();
 		this.ref = choice.kind === 'files' ? null : choice;
 		this.label = describe(choice);
 		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null });
 		if (choice.kind === 'bundled') void this.#loadTrainingLog(choice.id, seq);
 		try {
-			const info = await this.#client.call('load', { source: sourceSpec(choice), backend: this.backendChoice }, {
+			const info = await this.#client.call('load', { source: sourceSpec(choice), backend: this.backendChoice, maxBytes: opts.maxBytes }, {
 				onProgress: (p) => seq === this.#loadSeq && (this.progress = p)
 			});
 			if (seq !== this.#loadSeq) return false;
 			Object.assign(this, { info, status: 'ready', progress: null });
 			return true;
 		} catch (e) {
-			if (seq === this.#loadSeq) Object.assign(this, { status: 'error', error: (e as Error).message, progress: null });
+			if (seq === this.#loadSeq) Object.assign(this, { status: 'error', error: (e as Error).message, progress: null, tooLarge: memoryRefusal(e) });
 			return false;
 		}
+	}
+
+	/** The user confirmed: load the model refused for its size again, with the limit raised to its estimate. */
+	loadAnyway(): Promise<boolean> {
+		const [choice, refusal] = [this.#lastChoice, this.tooLarge];
+		if (!choice || !refusal) return Promise.resolve(false);
+		return this.load(choice, { maxBytes: refusal.needBytes });
 	}
 
 	/** Rebuild the engine on another backend; the accuracy is measured again by the caller. */

@@ -2,7 +2,7 @@
 // request gets an AbortController; `cancel` aborts it and the call rejects with an AbortError.
 import { attention, circuitFaithfulness, evaluate, scan } from './experiments';
 import { attentionPatterns } from './pattern';
-import { transferables, type CallName, type Calls, type Request, type Response } from './protocol';
+import { transferables, type CallName, type Calls, type Request, type Response, type WorkerError } from './protocol';
 import { load, setBackend } from './session';
 
 interface Ctx<K extends CallName> {
@@ -12,7 +12,7 @@ interface Ctx<K extends CallName> {
 type Handlers = { [K in CallName]: (args: Calls[K]['args'], ctx: Ctx<K>) => Promise<Calls[K]['result']> };
 
 const handlers: Handlers = {
-	load: (args, { progress }) => load(args.source, args.backend, progress),
+	load: (args, { progress }) => load(args.source, args.backend, progress, args.maxBytes),
 	setBackend: (args, { progress }) => setBackend(args.backend, progress),
 	pattern: (args) => attentionPatterns(args),
 	evaluate: (args, { signal, progress }) => evaluate(args.prompts, signal, progress),
@@ -35,8 +35,11 @@ self.addEventListener('message', async (e: MessageEvent<Request>) => {
 		const result = await handler(req.args, ctx);
 		post({ id: req.id, type: 'result', result }, transferables(result));
 	} catch (err) {
-		const { name = 'Error', message = String(err) } = (err ?? {}) as Error;
-		post({ id: req.id, type: 'error', error: { name, message } });
+		const { name = 'Error', message = String(err), needBytes, limitBytes } = (err ?? {}) as WorkerError;
+		const error: WorkerError = { name, message };
+		// a model refused for its size (ModelLoadError): the page offers to load it anyway
+		if (typeof needBytes === 'number' && typeof limitBytes === 'number') Object.assign(error, { needBytes, limitBytes });
+		post({ id: req.id, type: 'error', error });
 	} finally {
 		running.delete(req.id);
 	}

@@ -64,7 +64,7 @@ export class EngineClient {
 		else {
 			this.#pending.delete(msg.id);
 			if (msg.type === 'result') p.resolve(msg.result as never);
-			else p.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
+			else p.reject(Object.assign(new Error(msg.error.message), msg.error)); // name, and needBytes/limitBytes when set
 		}
 	}
 

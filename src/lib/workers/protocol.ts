@@ -125,7 +125,8 @@ export interface AttentionResult {
 
 /** Each call: its arguments, its result and the shape of its progress messages. */
 export interface Calls {
-	load: { args: { source: ModelSourceSpec; backend: BackendChoice }; result: ModelInfo; progress: LoadProgress };
+	/** maxBytes: refuse a model whose estimated memory is above it (default: loadModel's 2 GiB). */
+	load: { args: { source: ModelSourceSpec; backend: BackendChoice; maxBytes?: number }; result: ModelInfo; progress: LoadProgress };
 	setBackend: { args: { backend: BackendChoice }; result: BackendInfo; progress: LoadProgress };
 	evaluate: { args: { prompts: PromptRecord[] }; result: Accuracy; progress: ScanProgress };
 	scan: { args: ScanArgs; result: ScanResult; progress: ScanProgress };
@@ -142,7 +143,15 @@ export type Request =
 export type Response =
 	| { id: number; type: 'progress'; progress: Calls[CallName]['progress'] }
 	| { id: number; type: 'result'; result: Calls[CallName]['result'] }
-	| { id: number; type: 'error'; error: { name: string; message: string } };
+	| { id: number; type: 'error'; error: WorkerError };
+
+/** An error as it crosses to the page; a model refused for its size carries its estimate and the limit. */
+export interface WorkerError {
+	name: string;
+	message: string;
+	needBytes?: number;
+	limitBytes?: number;
+}
 
 /** Float32Array buffers inside a result, so the worker can transfer rather than copy them. */
 export function transferables(value: unknown): ArrayBuffer[] {

@@ -53,9 +53,10 @@ async function buildEngine(model: LoadedModel, choice: BackendChoice): Promise<{
 	return { engine, info: { backend: running, requested: choice, reason: engine.fallbackReason ?? reason } };
 }
 
-export async function load(spec: ModelSourceSpec, choice: BackendChoice, progress: (p: LoadProgress) => void): Promise<ModelInfo> {
+export async function load(spec: ModelSourceSpec, choice: BackendChoice, progress: (p: LoadProgress) => void, maxBytes?: number): Promise<ModelInfo> {
 	const model = await loadModel(sourceOf(spec), {
-		onProgress: ({ file, loaded, total }) => progress({ phase: 'download', file, loaded, total })
+		onProgress: ({ file, loaded, total }) => progress({ phase: 'download', file, loaded, total }),
+		maxBytes
 	});
 	progress({ phase: 'build' });
 	const { engine, info } = await buildEngine(model, choice);

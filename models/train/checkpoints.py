@@ -348,7 +348,11 @@ def save_folder(folder, spec, weights, dtype=torch.float32, shards=1, extra_conf
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config_from_spec(spec, extra_config), f, indent=2)
-    sd = to_checkpoint(spec, weights)
+    save_state_dict(folder, to_checkpoint(spec, weights), dtype, shards)
+
+
+def save_state_dict(folder, sd, dtype=torch.float32, shards=1):
+    """Write a state dict as model.safetensors, or as `shards` files model-0000i-of-0000n plus the index."""
     meta = {"format": "pt"}
     if shards == 1:
         safetensors_io.save(sd, os.path.join(folder, "model.safetensors"), meta, dtype)

@@ -1,0 +1,50 @@
+"""Reference logits for token ids chosen elsewhere (e.g. by Hugging Face's Rust tokenizer in a test):
+
+    /usr/bin/python3 models/train/reference_logits.py MODEL_DIR IN.json OUT.safetensors [MODEL_DIR IN.json OUT ...]
+
+(several triples share one start of Python and torch). IN.json is {"tokens": [[id, ...], ...], "hooks": [hook name, ...]} (hooks optional); rows may differ in
+length and run one at a time. OUT.safetensors holds `logits.<i>` [T_i, V] and `<i>.<hook>` (batch
+dimension dropped) for each row i, computed in float64 from the checkpoint's weights, stored as float32.
+"""
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checkpoints  # noqa: E402
+import safetensors_io  # noqa: E402
+
+
+@torch.no_grad()
+def reference_logits(folder, rows, hooks=()):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # as make_fixtures: compare float32 engines with the exact values
+    try:
+        _, model, _ = checkpoints.load_folder(folder)
+        out = {}
+        for i, ids in enumerate(rows):
+            logits, cache = model(torch.tensor([ids], dtype=torch.int64), hooks=hooks)
+            out[f"logits.{i}"] = logits[0]
+            for h in hooks:
+                out[f"{i}.{h}"] = cache[h][0]
+        return out
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def main(argv):
+    if not argv or len(argv) % 3:
+        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+        return 2
+    for folder, inp, outp in zip(argv[0::3], argv[1::3], argv[2::3]):
+        with open(inp) as f:
+            request = json.load(f)
+        out = reference_logits(folder, request["tokens"], request.get("hooks", []))
+        safetensors_io.save(out, outp, dtype=torch.float32)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

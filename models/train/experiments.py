@@ -1,8 +1,10 @@
 """Reference metrics and scans (DESIGN.md §4–§5): what the TypeScript experiments must reproduce.
 
-Clean run: prompt + answer tokens, teacher-forced. Corrupted run: the counterfactual prompt with the
-clean answer appended (counterfactuals keep the token count, so positions line up). Every scan is a
-batch of intervention rows, one component per row, exactly as the engine folds them.
+Clean run: tokenizer(prompt + answer), teacher-forced; the answer tokens are its tail after
+tokenizer(prompt). Corrupted run: the counterfactual prompt with the clean answer tokens appended
+(counterfactuals keep the token count, so positions line up). Sets of several lengths are right-padded;
+mean and resample ablation then use only the positions each prompt has. Every scan is a batch of
+intervention rows, one component per row, exactly as the engine folds them.
 """
 import random
 
@@ -11,26 +13,49 @@ import torch
 import tokenizer as tok
 
 
-def encode_set(records):
-    """records (prompt-file dicts) -> dict of tensors for a set whose sequences share one length."""
+def encode_scored(encode, prompt, answer):
+    """One tokenization of a scored example (DESIGN §5): (prompt ids, answer ids) where the answer ids are
+    the tail of encode(prompt + answer) after encode(prompt), both with the tokenizer's special tokens.
+    encode(text, add_special_tokens) -> ids. Raises ValueError when the prompt ids are no prefix."""
+    p = list(encode(prompt, True))
+    seq = list(encode(prompt + answer, True))
+    if seq[:len(p)] != p:
+        raise ValueError(f"prompt {prompt!r} with answer {answer!r}: the prompt's tokens {p} are not a prefix of "
+                         f"the joint tokens {seq}")
+    if len(seq) == len(p):
+        raise ValueError(f"prompt {prompt!r}: the answer {answer!r} adds no tokens after the prompt")
+    return p, seq[len(p):]
+
+
+def encode_set(records, encode=tok.encode, pad_id=0):
+    """records (prompt-file dicts) -> dict of tensors. Each example is tokenized jointly (encode_scored);
+    the corrupted row is the counterfactual prompt's ids + the clean answer ids, and the logit-diff target
+    is the first token of the counterfactual's own joint tail. Rows of different lengths are right-padded
+    with pad_id: attention is causal, so padding after a row's scored positions never reaches them;
+    `lengths` holds each row's real length (the positions mean ablation may average over)."""
     clean, corrupt, n_prompt, answers, cf_first = [], [], [], [], []
     for r in records:
-        p = tok.encode(r["prompt"])
-        a = tok.encode(r["answer"], add_special_tokens=False)
+        p, a = encode_scored(encode, r["prompt"], r["answer"])
         clean.append(p + a)
         n_prompt.append(len(p))
         answers.append(a)
         if "counterfactual" in r:
-            cp = tok.encode(r["counterfactual"]["prompt"])
-            ca = tok.encode(r["counterfactual"]["answer"], add_special_tokens=False)
-            assert len(cp) == len(p), "counterfactual must keep the prompt's token count"
+            cf = r["counterfactual"]
+            cp, ca = encode_scored(encode, cf["prompt"], cf["answer"])
+            if len(cp) != len(p):
+                raise ValueError(f"prompt {r['prompt']!r}: its counterfactual {cf['prompt']!r} has {len(cp)} tokens, "
+                                 f"not {len(p)}; positions must line up")
             corrupt.append(cp + a)
             cf_first.append(ca[0])
-    T = {len(s) for s in clean}
-    assert len(T) == 1, "fixture sets use prompts of one sequence length"
-    out = {"clean": torch.tensor(clean), "n_prompt": torch.tensor(n_prompt), "answers": answers}
+    lengths = [len(s) for s in clean]
+    T = max(lengths)
+    padded = lambda rows: torch.tensor([row + [pad_id] * (T - len(row)) for row in rows])
+    out = {"clean": padded(clean), "n_prompt": torch.tensor(n_prompt), "answers": answers,
+           "lengths": torch.tensor(lengths)}
     if corrupt:
-        out["corrupt"] = torch.tensor(corrupt)
+        if len(corrupt) != len(clean):
+            raise ValueError("either every record has a counterfactual or none has")
+        out["corrupt"] = padded(corrupt)
         out["cf_first"] = torch.tensor(cf_first)
     return out
 
@@ -86,9 +111,36 @@ def head_batch(s, T, repl_for_row, rows):
     return mask, repl
 
 
-def mean_z(z):
-    """Mean over the prompt set per absolute position (all prompts share a length here)."""
-    return z.mean(0)  # [L, H, T, dh]
+def position_mean(x, lengths=None, t_axis=3):
+    """Mean over the prompt set (axis 0) per absolute position, over the prompts that have that position
+    (DESIGN §4): position t averages the rows with lengths > t. x: z [B, L, H, T, dh] (t_axis 3) or MLP
+    post [B, L, T, M] (t_axis 2). Positions no row has (none here: T is the longest row) would be 0."""
+    if lengths is None or bool((lengths == x.shape[t_axis]).all()):
+        return x.mean(0)  # every row has every position
+    T = x.shape[t_axis]
+    has = (torch.arange(T)[None] < lengths[:, None]).to(x.dtype)  # [B, T]
+    shape = [x.shape[0]] + [1] * (x.dim() - 1)
+    shape[t_axis] = T
+    has = has.reshape(shape)
+    return (x * has).sum(0) / has.sum(0).clamp(min=1)
+
+
+def mean_z(z, lengths=None):
+    """Mean z per absolute position over the prompts that have it: [L, H, T, dh]."""
+    return position_mean(z, lengths, t_axis=3)
+
+
+def resampled(x, perm, lengths=None, t_axis=3):
+    """Row b takes row perm[b]'s activations; positions the donor lacks (its sequence is shorter) take the
+    set mean, as src/lib/core/experiments/replacements.ts does. Same layouts as position_mean."""
+    donor = x[perm]
+    if lengths is None or bool((lengths == x.shape[t_axis]).all()):
+        return donor
+    T = x.shape[t_axis]
+    has = torch.arange(T)[None] < lengths[perm][:, None]  # [B, T]: donor has position t
+    shape = [x.shape[0]] + [1] * (x.dim() - 1)
+    shape[t_axis] = T
+    return torch.where(has.reshape(shape), donor, position_mean(x, lengths, t_axis)[None])
 
 
 def resample_perm(n, seed):
@@ -109,30 +161,35 @@ def ablation_scan(model, data, method, perm=None):
     B, T = tokens.shape
     clean_logits, _ = model(tokens)
     clean = metrics(clean_logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
+    lengths = data.get("lengths")
     z = z_of(model, tokens)
+    if method == "mean":
+        z_mean = mean_z(z, lengths)
+    elif method == "resample":
+        z_donor = resampled(z, perm, lengths)
     heads = {k: torch.zeros(s.n_layers, s.n_heads) for k in clean}
     for l, h in head_rows(s):
         mask = torch.ones(B, s.n_layers, s.n_heads)
         mask[:, l, h] = 0
         repl = torch.zeros(B, s.n_layers, s.n_heads, T, s.d_head)
         if method == "mean":
-            repl[:, l, h] = mean_z(z)[l, h]
+            repl[:, l, h] = z_mean[l, h]
         elif method == "resample":
-            repl[:, l, h] = z[perm, l, h]
+            repl[:, l, h] = z_donor[:, l, h]
         logits, _ = model(tokens, interventions={"head_mask": mask, "head_repl": repl})
         m = metrics(logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
         for k in clean:
             heads[k][l, h] = (clean[k] - m[k]).mean()
     mlps = {}
     if not s.attn_only and method in ("zero", "mean"):
-        post = post_of(model, tokens)
+        post_mean = position_mean(post_of(model, tokens), lengths, t_axis=2) if method == "mean" else None
         mlps = {k: torch.zeros(s.n_layers) for k in clean}
         for l in range(s.n_layers):
             mask = torch.ones(B, s.n_layers)
             mask[:, l] = 0
             repl = torch.zeros(B, s.n_layers, T, s.d_mlp)
             if method == "mean":
-                repl[:, l] = post.mean(0)[l]
+                repl[:, l] = post_mean[l]
             logits, _ = model(tokens, interventions={"mlp_mask": mask, "mlp_repl": repl})
             m = metrics(logits, tokens, data["n_prompt"], data["answers"], data.get("cf_first"))
             for k in clean:

@@ -2,7 +2,7 @@
 // prompt set of random token ids, for benchmarking scans at a realistic size.
 import { canonicalShapes, type Spec } from '../src/lib/core/model/spec';
 import type { Tensor } from '../src/lib/core/model/tensor';
-import type { PromptSet } from '../src/lib/core/experiments/prompts';
+import { promptSetOf, type PromptSet } from '../src/lib/core/experiments/prompts';
 import { createRng } from '../src/lib/core/tasks/rng';
 
 export const GPT2_SMALL: Spec = {
@@ -53,11 +53,5 @@ export function randomPromptSet(spec: Spec, n: number, promptTokens: number, ans
 	const rng = createRng(seed);
 	const ids = (k: number) => Array.from({ length: k }, () => rng.int(0, spec.d_vocab - 1));
 	const prompts = Array.from({ length: n }, (_, index) => ({ index, prompt: ids(promptTokens), answer: ids(answerTokens) }));
-	return {
-		prompts,
-		groups: [{ length: promptTokens + answerTokens, members: prompts.map((p) => p.index) }],
-		hasCounterfactuals: false,
-		hasLogitDiff: false,
-		maxAnswer: answerTokens
-	};
+	return promptSetOf(prompts);
 }

@@ -1,5 +1,6 @@
 // Attention patterns of every head on one prompt (teacher-forced with its answer), for the head
 // detail view: one run with hook_pattern of each layer as outputs.
+import { tokenizeScored } from '$lib/core/model';
 import type { HookName } from '$lib/core/model/hooks';
 import type { PatternArgs, PatternResult } from './protocol';
 import { session } from './session';
@@ -7,8 +8,7 @@ import { session } from './session';
 export async function attentionPatterns({ prompt, answer }: PatternArgs): Promise<PatternResult> {
 	const { model, engine } = session();
 	const { n_layers: L, n_heads: H } = model.spec;
-	const promptIds = model.tokenizer.encode(prompt);
-	const answerIds = model.tokenizer.encode(answer, { addSpecialTokens: false });
+	const { prompt: promptIds, answer: answerIds } = tokenizeScored(model.tokenizer, prompt, answer);
 	const ids = [...promptIds, ...answerIds];
 	const T = ids.length;
 	const hooks = Array.from({ length: L }, (_, l): HookName => `blocks.${l}.attn.hook_pattern`);

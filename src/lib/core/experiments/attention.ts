@@ -1,11 +1,12 @@
 // Where each head looks when the answer is produced: attention (hook_pattern) from every position that
 // predicts an answer token to the operand digits (by place value, units first), the operator and `=`,
 // averaged over the prompts that have that digit and answer position. Roles are found in the prompt
-// text (first digit run = a, second = b, the non-space text between = operator, last '=' after b) and
-// mapped to token positions through the tokenizer.
+// text (the last two digit runs = a and b, the non-space text between = operator, last '=' after b) and
+// mapped to token positions through the tokenizer; a token holding several digits (GPT-2's `816`)
+// counts for each of them.
 import type { HookName } from '../model/hooks';
 import { maxOf } from '../model/arrays';
-import type { ArithTokenizer } from '../model/index';
+import { characterTokens, type ArithTokenizer } from '../model/index';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
 import { DEFAULT_MEMORY_BUDGET, rowBytes } from './cost';
@@ -22,26 +23,13 @@ export interface OperandRoles {
 	eq: number[];
 }
 
-/** Token index of each character of `prompt` (specials the tokenizer adds in front are counted). */
-function charTokens(tokenizer: ArithTokenizer, prompt: string): number[] {
-	const chars = [...prompt];
-	const specials = tokenizer.encode(prompt).length - tokenizer.encode(prompt, { addSpecialTokens: false }).length;
-	const out: number[] = [];
-	let text = '';
-	for (const ch of chars) {
-		text += ch;
-		// the token that ends with this character: for a character-level vocabulary, exactly one per character
-		out.push(specials + tokenizer.encode(text, { addSpecialTokens: false }).length - 1);
-	}
-	return out;
-}
-
 /** Roles of an `a <op> b =` prompt, or null when it has fewer than two digit runs. */
 export function operandRoles(tokenizer: ArithTokenizer, prompt: string): OperandRoles | null {
 	const runs = [...prompt.matchAll(/\d+/g)];
 	if (runs.length < 2) return null;
-	const [ra, rb] = runs;
-	const tok = charTokens(tokenizer, prompt);
+	const [ra, rb] = runs.slice(-2); // the last two: few-shot prompts put solved problems in front
+	const tok = characterTokens(tokenizer, tokenizer.encode(prompt), prompt);
+	if (!tok) return null; // the tokenizer rewrites the text, so characters cannot be placed on tokens
 	const digits = (m: RegExpMatchArray) => Array.from({ length: m[0].length }, (_, j) => tok[m.index! + m[0].length - 1 - j]);
 	const opStart = ra.index! + ra[0].length;
 	const op: number[] = [];

@@ -5,16 +5,19 @@ import { positionAccuracy } from './metrics';
 import { positionRows } from './ablation';
 import type { ScanContext, ScanOptions } from './scan';
 import type { PromptRecord } from '../tasks/promptFile';
+import { answerTokenTexts, type ArithTokenizer } from '../model/index';
 
 export interface Evaluation {
 	accuracy: number;
 	n: number;
 	logprob: number;
 	per_position_accuracy: number[];
-	prompts: { prompt: string; answer: string; correct: boolean; logprob: number }[];
+	/** Per prompt; `answer_tokens` (given a tokenizer) are the texts of the tokens scored, as the model reads them. */
+	prompts: { prompt: string; answer: string; answer_tokens?: string[]; correct: boolean; logprob: number }[];
 }
 
-export async function evaluatePrompts(ctx: ScanContext, records: readonly PromptRecord[], options: ScanOptions = {}): Promise<Evaluation> {
+/** With `tokenizer`, each prompt also lists its answer tokens' texts (answerTokenTexts). */
+export async function evaluatePrompts(ctx: ScanContext, records: readonly PromptRecord[], options: ScanOptions & { tokenizer?: ArithTokenizer } = {}): Promise<Evaluation> {
 	if (records.length !== ctx.set.prompts.length) throw new RangeError(`evaluatePrompts: ${records.length} records for a set of ${ctx.set.prompts.length}`);
 	const scores = (await ctx.base('clean', {}, options)).scores;
 	return {
@@ -22,7 +25,13 @@ export async function evaluatePrompts(ctx: ScanContext, records: readonly Prompt
 		n: scores.N,
 		logprob: scores.mean('logprob'),
 		per_position_accuracy: positionAccuracy({ ...positionRows(scores), logprob: [], accuracy: [], answer_logit: [] }),
-		prompts: records.map((r, n) => ({ prompt: r.prompt, answer: r.answer, correct: scores.get('accuracy', 0, n) === 1, logprob: scores.get('logprob', 0, n) }))
+		prompts: records.map((r, n) => ({
+			prompt: r.prompt,
+			answer: r.answer,
+			...(options.tokenizer ? { answer_tokens: answerTokenTexts(options.tokenizer, ctx.set.prompts[n]) } : {}),
+			correct: scores.get('accuracy', 0, n) === 1,
+			logprob: scores.get('logprob', 0, n)
+		}))
 	};
 }
 

@@ -2,7 +2,7 @@
 // (−log p) per answer digit and per subtask class (BM, CM, Carry, UC, US10), and — given an ablation
 // scan on the same prompts — each head's effect per digit and per class, with the heads whose
 // ablation hurts each digit most. Digit i is the 10^i place, whatever order the answer is written in.
-import type { ArithTokenizer } from '../model/index';
+import { answerTokenTexts, type ArithTokenizer } from '../model/index';
 import { maxOf } from '../model/arrays';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
@@ -71,16 +71,28 @@ function operands(r: PromptRecord): [number, number] | null {
 	return nums.length >= 2 ? [nums[0], nums[1]] : null;
 }
 
+/** Digit views need one token per answer digit; a tokenizer that merges digits cannot give them. */
+export class DigitTokensError extends RangeError {
+	override name = 'DigitTokensError';
+}
+
 /**
- * Finds the digit tokens of every multiplication prompt's answer (single-digit tokens, in order) and
- * which 10^i place each writes. `reversed` (least-significant digit first) is inferred from the answers
- * when not given: the written digits must equal a × b zero-padded, forwards or reversed.
+ * Finds the digit tokens of every multiplication prompt's answer (tokens that write one digit, with or
+ * without a space, in order; texts as the model reads them, answerTokenTexts) and which 10^i place each
+ * writes. `reversed` (least-significant digit first) is inferred from the answers when not given: the
+ * written digits must equal a × b zero-padded, forwards or reversed. Throws a DigitTokensError when an
+ * answer token holds several digits (GPT-2 writes ` 1080` as one token): no position predicts one digit.
  */
 export function mulDigits(set: PromptSet, records: readonly PromptRecord[], tokenizer: ArithTokenizer, reversed?: boolean): MulDigits {
 	const parsed = records.map((r, n) => {
 		const ab = operands(r);
 		if (!ab) return null;
-		const strings = tokenizer.tokenStrings(set.prompts[n].answer);
+		const strings = answerTokenTexts(tokenizer, set.prompts[n]).map((t) => t.trim());
+		const merged = strings.find((t) => /\d\d/.test(t));
+		if (merged !== undefined)
+			throw new DigitTokensError(
+				`multiplication subtasks need one token per answer digit, but this tokenizer writes the answer ${JSON.stringify(r.answer)} of ${JSON.stringify(r.prompt)} as the tokens ${JSON.stringify(strings)}`
+			);
 		const slots = strings.flatMap((t, slot) => (/^\d$/.test(t) ? [slot] : []));
 		const written = slots.map((slot) => strings[slot]).join('');
 		const product = String(ab[0] * ab[1]).padStart(slots.length, '0');

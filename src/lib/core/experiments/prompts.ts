@@ -1,7 +1,8 @@
-// A prompt set as token rows for scans (DESIGN §5): clean row = prompt ids + answer ids (teacher
-// forcing); corrupted row = counterfactual prompt ids + the clean answer ids, so positions line up.
+// A prompt set as token rows for scans (DESIGN §5): clean row = tokenizer(prompt + answer), split into
+// prompt ids and answer ids (teacher forcing); corrupted row = counterfactual prompt ids + the clean
+// answer ids, so positions line up.
 // Prompts are grouped by sequence length: each group batches without padding.
-import type { ArithTokenizer } from '../model/index';
+import { TokenizeError, tokenizeScored, type ArithTokenizer } from '../model/index';
 import type { PromptRecord } from '../tasks/promptFile';
 
 export interface EncodedPrompt {
@@ -9,11 +10,11 @@ export interface EncodedPrompt {
 	index: number;
 	/** Prompt ids with the tokenizer's special tokens. */
 	prompt: number[];
-	/** Answer ids, no special tokens. */
+	/** Answer ids: the tail of tokenizer(prompt + answer) after the prompt ids. */
 	answer: number[];
 	/** Counterfactual prompt ids (same count as `prompt`) followed by nothing: the clean answer is appended at run time. */
 	counterfactual?: number[];
-	/** First token of the counterfactual's answer: the logit-diff target. */
+	/** First answer token of the counterfactual's own prompt + answer: the logit-diff target. */
 	cfFirst?: number;
 }
 
@@ -34,6 +35,8 @@ export interface PromptSet {
 	hasLogitDiff: boolean;
 	/** Longest answer, in tokens. */
 	maxAnswer: number;
+	/** Counterfactuals that could not be used, with the reason (their prompts have no `counterfactual`). */
+	counterfactualIssues: CounterfactualIssue[];
 }
 
 export class PromptSetError extends Error {
@@ -48,30 +51,53 @@ export const sequenceLength = (p: EncodedPrompt): number => p.prompt.length + p.
 /** Positions whose logits predict the answer tokens: n_prompt - 1 … n_prompt + n_answer - 2. */
 export const answerPositions = (p: EncodedPrompt): number[] => p.answer.map((_, i) => p.prompt.length - 1 + i);
 
+/** Why a prompt's counterfactual cannot be used (it is then left out of the methods that need one). */
+export interface CounterfactualIssue {
+	index: number;
+	reason: string;
+}
+
 /**
- * Encodes records with the model's tokenizer. A counterfactual whose prompt has another token count
- * than its clean prompt is refused (positions would not line up), naming the record.
+ * Encodes records with the model's tokenizer, jointly (DESIGN §5: answer ids are the tail of
+ * tokenizer(prompt + answer)). A counterfactual whose prompt has another token count than its clean
+ * prompt cannot line up with it: the prompt keeps no counterfactual and the reason is listed in
+ * `counterfactualIssues`, so methods that need none still run on every prompt.
  */
 export function encodePromptSet(tokenizer: ArithTokenizer, records: readonly PromptRecord[], nCtx = Infinity): PromptSet {
 	if (records.length === 0) throw new PromptSetError('no prompts');
+	const issues: CounterfactualIssue[] = [];
 	const prompts = records.map((r, index): EncodedPrompt => {
-		const prompt = tokenizer.encode(r.prompt);
-		const answer = tokenizer.encode(r.answer, { addSpecialTokens: false });
 		const where = `prompt ${index + 1} (${JSON.stringify(r.prompt)})`;
-		if (answer.length === 0) throw new PromptSetError(`${where}: the answer ${JSON.stringify(r.answer)} encodes to no tokens`);
+		const { prompt, answer } = tokenizeScored(tokenizer, r.prompt, r.answer);
 		if (prompt.length === 0) throw new PromptSetError(`${where}: encodes to no tokens`);
 		if (prompt.length + answer.length > nCtx)
 			throw new PromptSetError(`${where}: ${prompt.length + answer.length} tokens with its answer, above the model's context of ${nCtx}`);
 		const out: EncodedPrompt = { index, prompt, answer };
 		if (r.counterfactual) {
-			const cf = tokenizer.encode(r.counterfactual.prompt);
-			if (cf.length !== prompt.length)
-				throw new PromptSetError(`${where}: its counterfactual ${JSON.stringify(r.counterfactual.prompt)} has ${cf.length} tokens, not ${prompt.length}; positions must line up`);
-			out.counterfactual = cf;
-			if (r.counterfactual.answer) out.cfFirst = tokenizer.encode(r.counterfactual.answer, { addSpecialTokens: false })[0];
+			const cf = r.counterfactual;
+			const cfPrompt = tokenizer.encode(cf.prompt);
+			if (cfPrompt.length !== prompt.length) {
+				issues.push({ index, reason: `${where}: its counterfactual ${JSON.stringify(cf.prompt)} has ${cfPrompt.length} tokens, not ${prompt.length}, so positions cannot line up` });
+				return out;
+			}
+			if (cf.answer) {
+				try {
+					out.cfFirst = tokenizeScored(tokenizer, cf.prompt, cf.answer).answer[0];
+				} catch (e) {
+					if (!(e instanceof TokenizeError)) throw e;
+					issues.push({ index, reason: `${where}: its counterfactual: ${e.message}` });
+					return out;
+				}
+			}
+			out.counterfactual = cfPrompt;
 		}
 		return out;
 	});
+	return promptSetOf(prompts, issues);
+}
+
+/** A set of already encoded prompts (`index` = position in the list), grouped by sequence length. */
+export function promptSetOf(prompts: EncodedPrompt[], counterfactualIssues: CounterfactualIssue[] = []): PromptSet {
 	const byLength = new Map<number, number[]>();
 	for (const p of prompts) {
 		const L = sequenceLength(p);
@@ -84,6 +110,27 @@ export function encodePromptSet(tokenizer: ArithTokenizer, records: readonly Pro
 		groups,
 		hasCounterfactuals: prompts.every((p) => p.counterfactual),
 		hasLogitDiff: prompts.every((p) => p.cfFirst !== undefined),
-		maxAnswer: Math.max(...prompts.map((p) => p.answer.length))
+		maxAnswer: prompts.reduce((m, p) => Math.max(m, p.answer.length), 0),
+		counterfactualIssues
 	};
+}
+
+/** What a method needs of every prompt: a counterfactual prompt (patching), or also its answer (logit diff). */
+export type CounterfactualNeed = 'prompt' | 'answer';
+
+export interface CounterfactualSubset {
+	/** Indices (in the set and its records) of the prompts that have what is needed. */
+	kept: number[];
+	/** How many were left out, and the first reason (a missing counterfactual or one listed in counterfactualIssues). */
+	leftOut: number;
+	reason?: string;
+}
+
+/** The prompts a counterfactual method can use; the caller re-encodes `kept` records or refuses when none. */
+export function counterfactualSubset(set: PromptSet, need: CounterfactualNeed): CounterfactualSubset {
+	const has = (p: EncodedPrompt) => (need === 'answer' ? p.cfFirst !== undefined && p.counterfactual !== undefined : p.counterfactual !== undefined);
+	const kept = set.prompts.filter(has).map((p) => p.index);
+	const first = set.prompts.find((p) => !has(p));
+	const reason = first && (set.counterfactualIssues.find((i) => i.index === first.index)?.reason ?? `prompt ${first.index + 1} has no counterfactual${need === 'answer' ? ' answer' : ''}`);
+	return { kept, leftOut: set.prompts.length - kept.length, reason };
 }

@@ -14,7 +14,8 @@ import { createTokenizer, type ArithTokenizer } from './tokenizer';
 import { readCheckpoint } from './weights';
 
 export { ModelLoadError, TokenizeError } from './errors';
-export type { ArithTokenizer } from './tokenizer';
+export { createTokenizer, type ArithTokenizer } from './tokenizer';
+export { tokenizeScored, characterTokens, answerTokenTexts, type ScoredTokens } from './scoredTokens';
 export { urlSource, hubSource, filesSource, CACHE_NAME, type CacheLike, type HttpOptions } from './sources';
 
 /** Where a model's files come from. `read` resolves to null when the file does not exist. */
@@ -30,7 +31,14 @@ export interface LoadedModel {
 	weights: Map<string, Tensor>;
 	config: Record<string, unknown>;
 	tokenizer: ArithTokenizer;
+	/** Parsed tokenizer.json and tokenizer_config.json, so another thread can build the same tokenizer. */
+	tokenizerFiles: TokenizerFiles;
 	source: { id: string; revision?: string; weightsSha256?: string };
+}
+
+export interface TokenizerFiles {
+	json: unknown;
+	config: unknown;
 }
 
 export interface LoadOptions {
@@ -104,7 +112,7 @@ export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promis
 	const { reader, sha256 } = await readCheckpoint(read, where);
 	const weights = FAMILY_MAPS[spec.family](spec, reader);
 	checkCanonical(spec, weights);
-	return { spec, weights, config, tokenizer, source: { id: src.id, revision: src.revision, weightsSha256: sha256 } };
+	return { spec, weights, config, tokenizer, tokenizerFiles: { json: tokenizerJson, config: tokenizerConfig }, source: { id: src.id, revision: src.revision, weightsSha256: sha256 } };
 }
 
 /** The family maps must produce exactly canonicalShapes; a mismatch is a bug in a map, caught here. */

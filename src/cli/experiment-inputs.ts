@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { encodePromptSet, type PromptSet } from '../lib/core/experiments/prompts';
+import { counterfactualSubset, encodePromptSet, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
 import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
-import { loadModel, type LoadedModel } from '../lib/core/model/index';
+import { loadModel, type ArithTokenizer, type LoadedModel } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, type PromptRecord } from '../lib/core/tasks/index';
 import { CLI_BACKENDS, type CliBackend } from './engines';
@@ -56,7 +56,25 @@ export async function keepCorrect(loaded: Loaded, prompts: PromptSource): Promis
 	const kept = await correctRecords(new ScanContext(loaded.engine, loaded.set), prompts.records);
 	if (kept.length === 0) throw new InputError('--only-correct: the model answers none of the prompts correctly');
 	prompts.records = kept;
-	loaded.set = encodePromptSet(loaded.model.tokenizer, kept, loaded.model.spec.pos === 'none' ? Infinity : loaded.model.spec.n_ctx);
+	loaded.set = encodeFor(loaded.model, kept);
+}
+
+/** The prompt set of `records` under the model's tokenizer and context (DESIGN §5). */
+const encodeFor = (model: LoadedModel, records: readonly PromptRecord[]): PromptSet =>
+	rethrowAsInput(() => encodePromptSet(model.tokenizer, records, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx));
+
+/**
+ * Narrows `loaded.set` and `prompts` to the prompts with a usable counterfactual (patching, path
+ * patching and logit diff need one): exit 2 when none has one, else a line on stderr saying how many
+ * were left out and why.
+ */
+export function keepCounterfactuals(loaded: Loaded, prompts: PromptSource, need: CounterfactualNeed, what: string): void {
+	const { kept, leftOut, reason } = counterfactualSubset(loaded.set, need);
+	if (leftOut === 0) return;
+	if (kept.length === 0) throw new InputError(`${what} needs a counterfactual${need === 'answer' ? ' answer' : ''} for its prompts, and none has a usable one: ${reason}`);
+	process.stderr.write(`${what}: ${leftOut} of ${loaded.set.prompts.length} prompts have no usable counterfactual and are left out (first: ${reason})\n`);
+	prompts.records = kept.map((i) => prompts.records[i]);
+	loaded.set = encodeFor(loaded.model, prompts.records);
 }
 
 export function required(value: string | undefined, flag: string, command: string): string {
@@ -72,7 +90,10 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
 }
 
 export interface PromptSource {
+	/** The prompts; for --task, filled in by loadForExperiment once the model's tokenizer is known. */
 	records: PromptRecord[];
+	/** Draws the --task prompts with the model's tokenizer (counterfactuals keep its token counts). */
+	generate?: (tokenizer: ArithTokenizer) => PromptRecord[];
 	/** Canonical task spec of a generated set. */
 	task?: string;
 	promptFileSha256?: string;
@@ -89,8 +110,8 @@ export async function promptSource(flags: { prompts?: string; task?: string; n?:
 	if (flags.task !== undefined) {
 		const task = rethrowAsInput(() => parseTaskSpec(flags.task!));
 		const n = intFlag(flags.n, 'n', DEFAULT_N, 1);
-		const records = rethrowAsInput(() => generatePrompts(task, { n, seed }));
-		return { records, task: formatTaskSpec(task), seed, generated: true };
+		const generate = (tokenizer: ArithTokenizer) => rethrowAsInput(() => generatePrompts(task, { n, seed, tokenizer }));
+		return { records: [], generate, task: formatTaskSpec(task), seed, generated: true };
 	}
 	const path = flags.prompts!;
 	if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw new InputError(`--prompts: no file '${path}'`);
@@ -129,7 +150,7 @@ export interface Loaded {
 }
 
 /** Loads the model, encodes the prompts with its tokenizer and starts the engine; dispose the engine when done. */
-export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string; 'max-memory'?: string }, records: PromptRecord[], command: string): Promise<Loaded> {
+export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string; 'max-memory'?: string }, prompts: PromptSource, command: string): Promise<Loaded> {
 	const modelArg = required(flags.model, 'model', command);
 	const maxBytes = maxMemoryBytes(flags['max-memory']);
 	const backend = (flags.backend ?? 'node') as CliBackend;
@@ -139,7 +160,8 @@ export async function loadForExperiment(flags: { model?: string; revision?: stri
 	try {
 		progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
 		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes });
-		const set = rethrowAsInput(() => encodePromptSet(model.tokenizer, records, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx));
+		if (prompts.generate) prompts.records = prompts.generate(model.tokenizer);
+		const set = encodeFor(model, prompts.records);
 		progress.step(`building the ${model.spec.family} graph on ${backend}`);
 		const engine = await CLI_BACKENDS[backend](model);
 		return { model, engine, set, backend };

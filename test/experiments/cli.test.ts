@@ -112,7 +112,7 @@ describe('arithlens scan', () => {
 		const cases: [string[], RegExp][] = [
 			[['--method', 'median'], /--method: 'median' is not one of/],
 			[['--method', 'mean', '--metric', 'loss'], /--metric: 'loss'/],
-			[['--method', 'patch'], /needs a counterfactual for every prompt/],
+			[['--method', 'patch'], /needs a counterfactual for its prompts, and none has a usable one: prompt 1 has no counterfactual/],
 			[['--method', 'mean', '--metric', 'logit-diff'], /logit-diff needs a counterfactual answer/],
 			[['--method', 'resample', '--perm', '0,1,3,2'], /prompt 0 would take its own activation/],
 			[['--method', 'mean', '--task', 'add:2'], /exactly one of --prompts/],

@@ -46,13 +46,6 @@ describe('operandCounterfactual', () => {
 		});
 	}
 
-	it('keeps a token count given as a length function', () => {
-		const task = parseTaskSpec('add:2:verbal');
-		const words = (t: string) => t.split(' ').length;
-		const cf = operandCounterfactual(task, 5, 60, createRng(3), { length: words });
-		expect(cf && words(cf.prompt)).toBe(words(makeExample(task, 5, 60).prompt));
-	});
-
 	it('returns null when no operand change alters the answer', () => {
 		// 0 % b and a % 1 are 0 for every 1-digit a and b >= 1
 		expect(operandCounterfactual(parseTaskSpec('mod:1'), 0, 1, createRng(1), { tries: 50 })).toBeNull();

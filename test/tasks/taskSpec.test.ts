@@ -55,7 +55,7 @@ describe('parseTaskSpec', () => {
 			['add:three', /digits 'three' must be N or NxM/],
 			['add:0', /add operands need 1 to 15 digits, got 0/],
 			['mul:8', /mul operands need 1 to 7 digits, got 8/],
-			['add:3:rev', /unknown option 'rev' \(valid: pad, pad=<width>, reversed, eos, exact, verbal, space, template=<text>\)/],
+			['add:3:rev', /unknown option 'rev' \(valid: pad, pad=<width>, reversed, eos, exact, verbal, question, sentence, spaced, space, shots=<k>, sep=<text>, template=<text>\)/],
 			['mul:2:pad=3', /pad=3 is narrower than the widest mul answer \(4 digits\)/],
 			['add:2:verbal:template={a}{b}', /'verbal' and 'template=' exclude each other/],
 			['add:2:template={a}{x}{b}', /unknown placeholder \{x\} in template \(valid: \{a\} \{b\} \{op\} \{op_word\}\)/],

@@ -77,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
 	const randomSets = intFlag(flags['random-sets'], 'random-sets', 10, 1);
 	checkOutPath(flags.json, 'json');
 	const prompts = await promptSource(flags, 'circuit');
-	const loaded = await loadForExperiment(flags, prompts.records, 'circuit');
+	const loaded = await loadForExperiment(flags, prompts, 'circuit');
 	const { engine } = loaded;
 	const bar = progressBar();
 	let result: FaithfulnessResult;

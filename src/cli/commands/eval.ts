@@ -15,7 +15,8 @@ ${COMMON_HELP}
 
 Output (JSON): {"accuracy", "n", "logprob" (mean summed log p of the answer tokens),
   "per_position_accuracy": [first answer token, ...],
-  "prompts": [{"prompt", "answer", "correct", "logprob"}, ...]}
+  "prompts": [{"prompt", "answer", "answer_tokens" (the text of each answer token scored: the
+  tail of tokenizer(prompt + answer) after tokenizer(prompt)), "correct", "logprob"}, ...]}
 
 Exit status: 0 success, 2 bad input (reason on stderr; nothing written), 1 any other failure.
 
@@ -33,11 +34,11 @@ export async function run(argv: string[]): Promise<number> {
 	}
 	checkOutPath(flags.json, 'json');
 	const prompts = await promptSource(flags, 'eval');
-	const { engine, set } = await loadForExperiment(flags, prompts.records, 'eval');
+	const { engine, set, model } = await loadForExperiment(flags, prompts, 'eval');
 	const bar = progressBar();
 	let result;
 	try {
-		result = await evaluatePrompts(new ScanContext(engine, set), prompts.records, { onProgress: bar.update });
+		result = await evaluatePrompts(new ScanContext(engine, set), prompts.records, { onProgress: bar.update, tokenizer: model.tokenizer });
 	} finally {
 		bar.done();
 		await engine.dispose();
@@ -46,8 +47,10 @@ export async function run(argv: string[]): Promise<number> {
 	if (flags.json === undefined) process.stdout.write(json);
 	else {
 		writeAllAtomic([{ path: flags.json, data: json }]);
-		const pos = result.per_position_accuracy.map((a) => `${(100 * a).toFixed(1)}%`).join(' ');
-		process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(1)}% on ${result.n} prompts, logprob ${result.logprob.toFixed(4)}; per answer position ${pos}; wrote ${flags.json}\n`);
+		// Positions are answer tokens; the first prompt's tokens show what each one holds.
+		const example = result.prompts[0]?.answer_tokens ?? [];
+		const pos = result.per_position_accuracy.map((a, i) => `${i < example.length ? `${JSON.stringify(example[i])} ` : ''}${(100 * a).toFixed(1)}%`).join(', ');
+		process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(1)}% on ${result.n} prompts, logprob ${result.logprob.toFixed(4)}; per answer token ${pos}; wrote ${flags.json}\n`);
 	}
 	return 0;
 }

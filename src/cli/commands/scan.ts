@@ -8,7 +8,7 @@ import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
 import { makeProvenance } from '../../lib/core/export/provenance';
 import { InputError, parseFlags } from '../errors';
 import {
-	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutPath, intFlag, keepCorrect, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
+	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutPath, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
 } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens scan --model <dir|id> (--prompts <file.jsonl> | --task <spec>) --method <m> [options]
@@ -86,18 +86,15 @@ export async function run(argv: string[]): Promise<number> {
 	if (flags['memory-mb'] !== undefined) options.memoryBudget = intFlag(flags['memory-mb'], 'memory-mb', 0, 1) * 1024 ** 2;
 
 	const prompts = await promptSource(flags, 'scan');
-	const loaded = await loadForExperiment(flags, prompts.records, 'scan');
+	const loaded = await loadForExperiment(flags, prompts, 'scan');
 	const { model, engine } = loaded;
 	const bar = progressBar();
 	let scan: AnyScan;
 	try {
 		if (flags['only-correct']) await keepCorrect(loaded, prompts);
-		const set = loaded.set;
-		if ((method === 'patch' || method === 'path') && !set.hasCounterfactuals)
-			throw new InputError(`--method ${method} needs a counterfactual for every prompt; the prompt file has prompts without one`);
-		if (metric === 'logit-diff' && method !== 'path' && !set.hasLogitDiff)
-			throw new InputError('--metric logit-diff needs a counterfactual answer for every prompt');
-		const ctx = new ScanContext(engine, set);
+		if (metric === 'logit-diff' && method !== 'path') keepCounterfactuals(loaded, prompts, 'answer', `--metric logit-diff`);
+		else if (method === 'patch' || method === 'path') keepCounterfactuals(loaded, prompts, 'prompt', `--method ${method}`);
+		const ctx = new ScanContext(engine, loaded.set);
 		const run = { ...options, onProgress: bar.update };
 		scan = await rethrowAsInputAsync(
 			method === 'patch'

@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
 	const top = intFlag(flags.top, 'top', 3, 1);
 	checkOutPath(flags.json, 'json');
 	const prompts = await promptSource(flags, 'subtasks');
-	const loaded = await loadForExperiment(flags, prompts.records, 'subtasks');
+	const loaded = await loadForExperiment(flags, prompts, 'subtasks');
 	const { engine, model } = loaded;
 	const bar = progressBar();
 	let report: MulSubtaskReport;

@@ -1,11 +1,15 @@
 // Seeded prompt sets: draw distinct (a, b) problems of a task, render them as prompt-file records
-// with a counterfactual each (operand change or operator-null) and the problem in `meta`.
+// with a counterfactual each (operand change or operator-null) and the problem in `meta`. With the
+// model's tokenizer, counterfactuals keep the prompt's token count and change the first answer token;
+// a problem that has no such counterfactual is kept without one (methods that need none still use it).
+// Few-shot tasks put k solved problems (seeded, never the problem itself) in front of each prompt.
 
-import { operandCounterfactual, operatorNullCounterfactual, type CounterfactualOptions } from './counterfactual';
+import { operandCounterfactual, operatorNullCounterfactual, placeAnswerPrefix, type CounterfactualOptions } from './counterfactual';
 import type { PromptRecord } from './promptFile';
 import { createRng } from './rng';
 import { columnSubtasks } from './subtasks';
-import { makeExample, naturalAnswerWidth, operandRange, type Task } from './task';
+import { DEFAULT_SHOT_SEPARATOR, makeExample, naturalAnswerWidth, operandRange, type Task } from './task';
+import type { Rng } from './rng';
 import { formatTaskSpec } from './taskSpec';
 
 export type CounterfactualKind = 'operand' | 'operator-null' | 'none';
@@ -21,15 +25,16 @@ export interface GenerateOptions extends CounterfactualOptions {
 }
 
 export function generatePrompts(task: Task, options: GenerateOptions): PromptRecord[] {
-	const { n, seed, counterfactual = 'operand', unique = true } = options;
+	const { n, seed, counterfactual = 'operand', unique = true, tokenizer } = options;
 	if (!Number.isInteger(n) || n < 1) throw new RangeError(`generatePrompts: n must be a positive integer, got ${n}`);
 	if (!COUNTERFACTUAL_KINDS.includes(counterfactual)) {
 		throw new RangeError(`generatePrompts: counterfactual '${counterfactual}' (valid: ${COUNTERFACTUAL_KINDS.join(', ')})`);
 	}
 	// Separate streams, as train.py seeds its counterfactuals with seed + 1: the problems drawn do
-	// not depend on which counterfactual kind is asked for.
+	// not depend on which counterfactual kind is asked for, nor on the few-shot examples.
 	const problems = createRng(seed);
 	const counterfactuals = createRng(seed + 1);
+	const shotRng = createRng(seed + 2);
 	const [rangeA, rangeB] = [operandRange(task, 0), operandRange(task, 1)];
 	const seen = new Set<string>();
 	const records: PromptRecord[] = [];
@@ -45,18 +50,42 @@ export function generatePrompts(task: Task, options: GenerateOptions): PromptRec
 			if (seen.has(`${a},${b}`)) continue;
 			seen.add(`${a},${b}`);
 		}
-		const ex = makeExample(task, a, b);
-		const record: PromptRecord = { prompt: ex.prompt, answer: ex.answer };
+		const prefix = task.shots ? fewShotPrefix(task, a, b, shotRng) : '';
+		const rendered = makeExample(task, a, b);
+		const ex = placeAnswerPrefix(rendered, task, tokenizer, prefix);
+		const record: PromptRecord = { prompt: prefix + ex.prompt, answer: ex.answer };
 		if (counterfactual === 'operand') {
-			const cf = operandCounterfactual(task, a, b, counterfactuals, options);
-			if (cf) record.counterfactual = { prompt: cf.prompt, answer: cf.answer };
+			const found = operandCounterfactual(task, a, b, counterfactuals, { ...options, prefix });
+			const cf = found && placeAnswerPrefix(found, task, tokenizer, prefix);
+			if (cf) record.counterfactual = { prompt: prefix + cf.prompt, answer: cf.answer };
 		} else if (counterfactual === 'operator-null') {
-			record.counterfactual = operatorNullCounterfactual(task, a, b);
+			// the blanked prompt ends where the clean one does: with the answer prefix, if it moved there
+			const moved = ex.prompt.slice(rendered.prompt.length);
+			record.counterfactual = { prompt: prefix + operatorNullCounterfactual(task, a, b).prompt + moved };
 		}
 		const meta: Record<string, unknown> = { op: task.op, a, b };
+		if (task.shots) meta.shots = task.shots;
 		if (task.op === 'mul') meta.subtasks = columnSubtasks(a, b, naturalAnswerWidth(task)).map((d) => d.class);
 		record.meta = meta;
 		records.push(record);
 	}
 	return records;
+}
+
+/** k solved problems of the task other than (a, b) and each other, each followed by the separator. */
+function fewShotPrefix(task: Task, a: number, b: number, rng: Rng): string {
+	const k = task.shots ?? 0;
+	const [rangeA, rangeB] = [operandRange(task, 0), operandRange(task, 1)];
+	const used = new Set([`${a},${b}`]);
+	const shots: string[] = [];
+	for (let draw = 0; shots.length < k; draw++) {
+		if (draw >= 50 * k + 1000) throw new RangeError(`generatePrompts: found only ${shots.length} distinct solved examples of the ${k} asked for`);
+		const x = rng.int(...rangeA);
+		const y = rng.int(...rangeB);
+		if ((task.op === 'sub' && x < y) || used.has(`${x},${y}`)) continue;
+		used.add(`${x},${y}`);
+		const ex = makeExample(task, x, y);
+		shots.push(ex.prompt + ex.answer + (task.separator ?? DEFAULT_SHOT_SEPARATOR));
+	}
+	return shots.join('');
 }

@@ -29,6 +29,18 @@ export const OP_NAMES = Object.keys(OPS) as Op[];
 export const SYMBOLIC_TEMPLATE = '{a}{op}{b}=';
 /** The phrasing of Stolfo et al. / Zhang et al. style prompts; its answer starts with a space. */
 export const VERBAL_TEMPLATE = 'What is {a} {op_word} {b}? Answer:';
+/**
+ * Natural-language and spaced formats for pretrained LMs, by spec option name. Each answer starts with
+ * a space, which byte-level BPE vocabularies (GPT-2, Llama-3, Qwen2) merge into the first number token.
+ */
+export const NAMED_TEMPLATES: Readonly<Record<string, string>> = Object.freeze({
+	verbal: VERBAL_TEMPLATE,
+	question: 'Question: What is {a} {op_word} {b}?\nAnswer:',
+	sentence: '{a} {op_word} {b} equals',
+	spaced: '{a} {op} {b} ='
+});
+/** Few-shot examples are joined by this unless a spec says otherwise. */
+export const DEFAULT_SHOT_SEPARATOR = '\n';
 export const TEMPLATE_PLACEHOLDERS = ['{a}', '{b}', '{op}', '{op_word}'] as const;
 export const EOS = '<eos>';
 
@@ -50,6 +62,10 @@ export interface Task {
 	template: string;
 	/** Text before the answer digits, e.g. ' ' after a verbal prompt ending in `Answer:`. */
 	answerPrefix: string;
+	/** Solved examples of the same task in front of each prompt (few-shot prompting); 0 or absent = none. */
+	shots?: number;
+	/** Written after each solved example (default a newline). */
+	separator?: string;
 }
 
 /** One rendered problem. `body` is the answer without prefix and <eos>: what counterfactuals compare. */

@@ -2,7 +2,7 @@
 // the presets naming the formats the shipped models were trained on (models/train/tasks.py).
 // Options are documented in docs/tasks.md; keep the two in step.
 
-import { OPS, OP_NAMES, SYMBOLIC_TEMPLATE, TEMPLATE_PLACEHOLDERS, VERBAL_TEMPLATE, naturalAnswerWidth, type Op, type Task } from './task';
+import { DEFAULT_SHOT_SEPARATOR, NAMED_TEMPLATES, OPS, OP_NAMES, SYMBOLIC_TEMPLATE, TEMPLATE_PLACEHOLDERS, naturalAnswerWidth, type Op, type Task } from './task';
 
 export class TaskSpecError extends Error {
 	override name = 'TaskSpecError';
@@ -15,7 +15,24 @@ export const TASK_PRESETS: Readonly<Record<string, string>> = Object.freeze({
 	'mul-2d': 'mul:2:pad:reversed'
 });
 
-export const TASK_OPTIONS = ['pad', 'pad=<width>', 'reversed', 'eos', 'exact', 'verbal', 'space', 'template=<text>'] as const;
+export const TASK_OPTIONS = [
+	'pad', 'pad=<width>', 'reversed', 'eos', 'exact', ...Object.keys(NAMED_TEMPLATES), 'space', 'shots=<k>', 'sep=<text>', 'template=<text>'
+] as const;
+
+/** Few-shot prompts longer than this many examples are refused (each adds a whole solved problem). */
+export const MAX_SHOTS = 64;
+
+/** `sep=` writes newline, tab and backslash as \n, \t and \\ (a spec is one line; ':' separates options). */
+const SEP_ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', '\\': '\\' };
+
+function unescapeSeparator(text: string, spec: string): string {
+	return text.replace(/\\(.?)/g, (_, c: string) => {
+		if (!(c in SEP_ESCAPES)) throw new TaskSpecError(`task spec '${spec}': sep= knows the escapes \\n, \\t and \\\\, not '\\${c}'`);
+		return SEP_ESCAPES[c];
+	});
+}
+
+const escapeSeparator = (sep: string): string => sep.replace(/[\\\n\t]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : '\\\\'));
 
 const TEMPLATE_OPTION = 'template=';
 
@@ -67,8 +84,23 @@ export function parseTaskSpec(spec: string): Task {
 		template: SYMBOLIC_TEMPLATE,
 		answerPrefix: ''
 	};
-	let verbal = false;
+	let named: string | undefined;
 	for (const option of options) {
+		const shots = /^shots=(\d+)$/.exec(option);
+		if (option.startsWith('sep=')) {
+			task.separator = unescapeSeparator(option.slice(4), spec);
+			continue;
+		}
+		if (shots) {
+			task.shots = Number(shots[1]);
+			if (task.shots > MAX_SHOTS) throw new TaskSpecError(`task spec '${spec}': shots=${task.shots} is above the limit of ${MAX_SHOTS} examples`);
+			continue;
+		}
+		if (Object.hasOwn(NAMED_TEMPLATES, option)) {
+			if (named !== undefined) throw new TaskSpecError(`task spec '${spec}': '${named}' and '${option}' are both templates; give one`);
+			named = option;
+			continue;
+		}
 		const pad = /^pad(?:=(\d+))?$/.exec(option);
 		if (pad) {
 			task.padOperands = true;
@@ -77,11 +109,11 @@ export function parseTaskSpec(spec: string): Task {
 		else if (option === 'eos') task.eos = true;
 		else if (option === 'exact') task.exact = true;
 		else if (option === 'space') task.answerPrefix = ' ';
-		else if (option === 'verbal') verbal = true;
 		else throw new TaskSpecError(`task spec '${spec}': unknown option '${option}' (valid: ${TASK_OPTIONS.join(', ')})`);
 	}
-	if (verbal && template !== undefined) throw new TaskSpecError(`task spec '${spec}': 'verbal' and 'template=' exclude each other`);
-	if (verbal) [task.template, task.answerPrefix] = [VERBAL_TEMPLATE, ' '];
+	if (named !== undefined && template !== undefined) throw new TaskSpecError(`task spec '${spec}': '${named}' and 'template=' exclude each other`);
+	if (named !== undefined) [task.template, task.answerPrefix] = [NAMED_TEMPLATES[named], ' '];
+	if (task.separator !== undefined && !task.shots) throw new TaskSpecError(`task spec '${spec}': sep= needs shots=<k> (it separates the solved examples)`);
 	if (template !== undefined) {
 		checkTemplate(template, spec);
 		task.template = template;
@@ -104,8 +136,13 @@ export function formatTaskSpec(task: Task): string {
 	if (task.answerWidth > 0) parts.push(task.answerWidth === naturalAnswerWidth(task) ? 'pad' : `pad=${task.answerWidth}`);
 	if (task.reversed) parts.push('reversed');
 	if (task.eos) parts.push('eos');
-	const verbal = task.template === VERBAL_TEMPLATE && task.answerPrefix === ' ';
-	if (verbal) parts.push('verbal');
+	if (task.shots) parts.push(`shots=${task.shots}`);
+	if (task.shots && task.separator !== undefined && task.separator !== DEFAULT_SHOT_SEPARATOR) {
+		if (task.separator.includes(':')) throw new TaskSpecError(`formatTaskSpec: separator ${JSON.stringify(task.separator)} has a ':', which a spec string cannot hold`);
+		parts.push(`sep=${escapeSeparator(task.separator)}`);
+	}
+	const named = task.answerPrefix === ' ' ? Object.keys(NAMED_TEMPLATES).find((k) => NAMED_TEMPLATES[k] === task.template) : undefined;
+	if (named) parts.push(named);
 	else {
 		if (task.answerPrefix === ' ') parts.push('space');
 		else if (task.answerPrefix !== '') throw new TaskSpecError(`formatTaskSpec: answer prefix ${JSON.stringify(task.answerPrefix)} has no spec option (only ' ')`);

@@ -27,7 +27,7 @@ export class Dashboard {
 	constructor(client = new EngineClient()) {
 		this.client = client;
 		this.model = new ModelState(client);
-		this.task = new TaskState();
+		this.task = new TaskState(() => this.model.tokenizer);
 		this.scan = new ScanState(client);
 		this.selection = new SelectionState();
 		this.pattern = new PatternState(client);

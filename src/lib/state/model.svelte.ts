@@ -1,6 +1,6 @@
 // The loaded model: where it came from, download/build progress, the backend that actually runs
 // (and why, when it is not the one asked for), and its accuracy on the current prompt set.
-import { estimateBytes } from '$lib/core/model/index';
+import { createTokenizer, estimateBytes, type ArithTokenizer } from '$lib/core/model';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { TrainingLog } from '$lib/viz/lossCurves';
 import { ABORT, type EngineClient } from '$lib/workers/engineClient';
@@ -70,6 +70,8 @@ export class ModelState {
 	trainingLog = $state.raw<TrainingLog | null>(null);
 	/** Set when the last load was refused for its size; loadAnyway() retries with the limit raised. */
 	tooLarge = $state.raw<MemoryRefusal | null>(null);
+	/** The loaded model's tokenizer, built on this thread from the files the worker read (prompt generation needs it). */
+	tokenizer = $state.raw<ArithTokenizer | null>(null);
 
 	#client: EngineClient;
 	#evalAbort: AbortController | null = null;
@@ -117,14 +119,15 @@ export class ModelState {
 		this.#evalAbort?.abort();
 		this.ref = choice.kind === 'files' ? null : choice;
 		this.label = describe(choice);
-		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null });
+		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null, tokenizer: null });
 		if (choice.kind === 'bundled') void this.#loadTrainingLog(choice.id, seq);
 		try {
 			const info = await this.#client.call('load', { source: sourceSpec(choice), backend: this.backendChoice, maxBytes: opts.maxBytes }, {
 				onProgress: (p) => seq === this.#loadSeq && (this.progress = p)
 			});
 			if (seq !== this.#loadSeq) return false;
-			Object.assign(this, { info, status: 'ready', progress: null });
+			const tokenizer = createTokenizer(info.tokenizer.json, info.tokenizer.config, info.tokenizer.modelConfig);
+			Object.assign(this, { info, tokenizer, status: 'ready', progress: null });
 			return true;
 		} catch (e) {
 			if (seq === this.#loadSeq) Object.assign(this, { status: 'error', error: (e as Error).message, progress: null, tooLarge: memoryRefusal(e) });

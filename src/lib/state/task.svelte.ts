@@ -1,6 +1,8 @@
 // The prompt set every measurement uses: a task spec built from operation, digits, template,
 // padding and answer order, with n and seed (docs/tasks.md), or an uploaded JSONL prompt file.
 import { sha256Hex } from '$lib/core/export';
+import { answerTokenTexts, tokenizeScored, type ArithTokenizer } from '$lib/core/model';
+import { answerPositionLabels } from './labels';
 import {
 	formatTaskSpec,
 	generatePrompts,
@@ -34,11 +36,17 @@ export function modelTaskSpec(modelId: string | null, catalogTask?: string): str
 }
 
 export class TaskState {
+	/** The model's tokenizer, once loaded: generated counterfactuals keep its token counts. */
+	readonly #tokenizer: () => ArithTokenizer | null;
 	spec = $state('add:3:eos');
 	n = $state(DEFAULT_VIEW.n);
 	seed = $state(DEFAULT_VIEW.seed);
 	file = $state.raw<PromptFile | null>(null);
 	fileError = $state('');
+
+	constructor(tokenizer: () => ArithTokenizer | null = () => null) {
+		this.#tokenizer = tokenizer;
+	}
 
 	#parsed = $derived(parse(this.spec));
 	/** The parsed spec; null when it does not parse (see specError) or a prompt file is in use. */
@@ -50,7 +58,7 @@ export class TaskState {
 		const task = this.#parsed.task;
 		if (!task) return { records: [], error: this.#parsed.error };
 		try {
-			return { records: generatePrompts(task, { n: this.n, seed: this.seed }), error: '' };
+			return { records: generatePrompts(task, { n: this.n, seed: this.seed, tokenizer: this.#tokenizer() ?? undefined }), error: '' };
 		} catch (e) {
 			return { records: [], error: (e as Error).message };
 		}
@@ -58,6 +66,21 @@ export class TaskState {
 	/** The prompt set (not proxied: read it, never mutate it). */
 	prompts = $derived(this.#generated.records);
 	error = $derived(this.#generated.error);
+
+	/** Labels of answer positions 0..P-1, by the first prompt's answer tokens under the model's tokenizer. */
+	positionLabels(P: number): string[] {
+		const tokenizer = this.#tokenizer();
+		const first = this.prompts[0];
+		let tokens: string[] | null = null;
+		if (tokenizer && first) {
+			try {
+				tokens = answerTokenTexts(tokenizer, tokenizeScored(tokenizer, first.prompt, first.answer));
+			} catch {
+				tokens = null; // the prompt does not tokenize; the accuracy card shows that error
+			}
+		}
+		return answerPositionLabels(this.task, P, tokens);
+	}
 
 	/** What provenance records and the status line shows. */
 	get description(): string {

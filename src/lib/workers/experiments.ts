@@ -4,6 +4,8 @@
 // ScanResult the page draws, attention from answer positions to operands, circuit faithfulness.
 import {
 	ablationScan,
+	counterfactualSubset,
+	DigitTokensError,
 	encodePromptSet,
 	evaluatePrompts,
 	faithfulness,
@@ -37,34 +39,51 @@ function scanContext(prompts: PromptRecord[]): ScanContext {
 
 type Progress = (p: ScanProgress) => void;
 
-/** Subtask rates of a multiplication prompt set (and head effects given an ablation); undefined for other tasks. */
-async function mulReport(ctx: ScanContext, prompts: PromptRecord[], ablation?: AblationResult): Promise<MulSubtaskReport | undefined> {
-	if (!prompts.some((r) => (r.meta as { op?: string } | undefined)?.op === 'mul' || /[*×]|times/.test(r.prompt))) return undefined;
+/**
+ * Subtask rates of a multiplication prompt set (and head effects given an ablation); nothing for other
+ * tasks, and the reason when the tokenizer merges answer digits so no position predicts one digit.
+ */
+async function mulReport(ctx: ScanContext, prompts: PromptRecord[], ablation?: AblationResult): Promise<{ mul?: MulSubtaskReport; mulUnavailable?: string }> {
+	if (!prompts.some((r) => (r.meta as { op?: string } | undefined)?.op === 'mul' || /[*×]|times/.test(r.prompt))) return {};
 	let digits;
 	try {
 		digits = mulDigits(ctx.set, prompts, session().model.tokenizer);
 	} catch (e) {
-		if (e instanceof RangeError) return undefined; // no answer is the product written as digits
+		if (e instanceof DigitTokensError) return { mulUnavailable: e.message };
+		if (e instanceof RangeError) return {}; // no answer is the product written as digits
 		throw e;
 	}
 	const clean = ablation?.base ?? (await ctx.base('clean', {})).scores;
-	return mulSubtasks(digits, clean, ablation, 3);
+	return { mul: mulSubtasks(digits, clean, ablation, 3) };
 }
 
 export async function evaluate(prompts: PromptRecord[], signal: AbortSignal, onProgress: Progress): Promise<Accuracy> {
 	const ctx = scanContext(prompts);
 	const ev = await evaluatePrompts(ctx, prompts, { signal, onProgress });
-	return { n: ev.n, accuracy: ev.accuracy, logprob: ev.logprob, perPosition: ev.per_position_accuracy, mul: await mulReport(ctx, prompts) };
+	return { n: ev.n, accuracy: ev.accuracy, logprob: ev.logprob, perPosition: ev.per_position_accuracy, ...(await mulReport(ctx, prompts)) };
 }
 
 const f32 = (t: { data: Float32Array } | undefined) => t?.data;
 
+/**
+ * Patching needs a counterfactual: the context of the prompts that have a usable one (the others are
+ * left out and counted, as in the CLI); an error when none has.
+ */
+function counterfactualContext(prompts: PromptRecord[], method: string): { ctx: ScanContext; leftOut?: { n: number; reason: string } } {
+	const all = scanContext(prompts);
+	const { kept, leftOut, reason } = counterfactualSubset(all.set, 'prompt');
+	if (leftOut === 0) return { ctx: all };
+	if (kept.length === 0) throw new Error(`${method} needs a counterfactual for its prompts, and none has a usable one: ${reason}`);
+	return { ctx: scanContext(kept.map((i) => prompts[i])), leftOut: { n: leftOut, reason: reason! } };
+}
+
 export async function scan(args: ScanArgs, signal: AbortSignal, onProgress: Progress): Promise<ScanResult> {
 	const started = performance.now();
-	const ctx = scanContext(args.prompts);
+	const patching = args.method === 'patch' || args.method === 'path';
+	const { ctx, leftOut } = patching ? counterfactualContext(args.prompts, `${args.method === 'patch' ? 'activation' : 'path'} patching`) : { ctx: scanContext(args.prompts), leftOut: undefined };
 	const { n_layers: L, n_heads: H } = ctx.spec;
 	const options = { signal, onProgress };
-	const common = { layers: L, heads: H, n: ctx.set.prompts.length };
+	const common = { layers: L, heads: H, n: ctx.set.prompts.length, leftOut };
 	const ms = () => performance.now() - started;
 	if (args.method === 'patch') {
 		const r = await patchScan(ctx, options);
@@ -89,7 +108,7 @@ export async function scan(args: ScanArgs, signal: AbortSignal, onProgress: Prog
 		mlpAccuracyDrop: f32(r.mlps?.metrics.accuracy),
 		mlpLogprobDrop: f32(r.mlps?.metrics.logprob),
 		clean: r.clean,
-		mul: await mulReport(ctx, args.prompts, r),
+		...(await mulReport(ctx, args.prompts, r)),
 		ms: ms()
 	};
 }

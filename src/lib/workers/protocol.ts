@@ -3,6 +3,7 @@
 // `cancel` aborts the AbortSignal the worker handed to that call. Large arrays travel as
 // Float32Array (transferred, not copied).
 import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
+import type { TokenizerFiles } from '$lib/core/model';
 import type { Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
 
@@ -29,6 +30,8 @@ export interface ModelInfo extends BackendInfo {
 	weightsSha256?: string;
 	spec: Spec;
 	params: number;
+	/** The model's tokenizer files, so the page tokenizes prompts exactly as the worker does. */
+	tokenizer: TokenizerFiles & { modelConfig: Record<string, unknown> };
 }
 
 export interface LoadProgress {
@@ -48,6 +51,8 @@ export interface Accuracy {
 	logprob: number;
 	/** Multiplication prompts: accuracy and loss per answer digit and per subtask class. */
 	mul?: MulSubtaskReport;
+	/** Why a multiplication set has no digit views (the tokenizer writes several digits in one token). */
+	mulUnavailable?: string;
 }
 
 export type ScanMethod = 'zero' | 'mean' | 'resample' | 'patch' | 'path';
@@ -82,8 +87,11 @@ export interface ScanResult {
 	mlpLogprobDrop?: Float32Array;
 	clean: Record<string, number>;
 	n: number;
+	/** Prompts a patching scan left out for want of a usable counterfactual, and the first reason. */
+	leftOut?: { n: number; reason: string };
 	/** Ablation scans of multiplication prompts: each head's effect per answer digit and subtask class. */
 	mul?: MulSubtaskReport;
+	mulUnavailable?: string;
 	/** Wall time of the scan in the worker, ms. */
 	ms: number;
 }

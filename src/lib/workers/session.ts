@@ -65,7 +65,7 @@ export async function load(spec: ModelSourceSpec, choice: BackendChoice, progres
 	await old?.engine.dispose();
 	let params = 0;
 	for (const w of model.weights.values()) params += numel(w.shape);
-	return { ...info, id: model.source.id, revision: model.source.revision, weightsSha256: model.source.weightsSha256, spec: model.spec, params };
+	return { ...info, id: model.source.id, revision: model.source.revision, weightsSha256: model.source.weightsSha256, spec: model.spec, params, tokenizer: { ...model.tokenizerFiles, modelConfig: model.config } };
 }
 
 export async function setBackend(choice: BackendChoice, progress: (p: LoadProgress) => void): Promise<BackendInfo> {

@@ -25,14 +25,14 @@ export const MAX_SHOTS = 64;
 /** `sep=` writes newline, tab and backslash as \n, \t and \\ (a spec is one line; ':' separates options). */
 const SEP_ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', '\\': '\\' };
 
-function unescapeSeparator(text: string, spec: string): string {
+export function unescapeSeparator(text: string, spec = text): string {
 	return text.replace(/\\(.?)/g, (_, c: string) => {
 		if (!(c in SEP_ESCAPES)) throw new TaskSpecError(`task spec '${spec}': sep= knows the escapes \\n, \\t and \\\\, not '\\${c}'`);
 		return SEP_ESCAPES[c];
 	});
 }
 
-const escapeSeparator = (sep: string): string => sep.replace(/[\\\n\t]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : '\\\\'));
+export const escapeSeparator = (sep: string): string => sep.replace(/[\\\n\t]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : '\\\\'));
 
 const TEMPLATE_OPTION = 'template=';
 

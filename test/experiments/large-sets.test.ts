@@ -1,6 +1,9 @@
 // The experiment helpers that reduced arrays with Math.max(...xs) take 150,000 prompts (past the ~125k
 // arguments a spread can pass) and give the values a direct loop gives.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { encodePromptSet } from '../../src/lib/core/experiments/prompts';
+import { createTokenizer } from '../../src/lib/core/model/tokenizer';
 import { positionAccuracy, scoredPositions } from '../../src/lib/core/experiments/metrics';
 import { positionMean } from '../../src/lib/core/experiments/replacements';
 import { firstLayer } from '../../src/lib/core/experiments/scan';
@@ -40,4 +43,16 @@ describe('150,000 prompts', () => {
 		expect(firstLayer({ kind: 'set', heads: [], mlps: [7, 2] })).toBe(2);
 		expect(firstLayer({ kind: 'set', heads: [], mlps: [] })).toBe(Infinity);
 	});
+});
+
+describe('150,000 prompts through the tokenizer', () => {
+	it('encodePromptSet groups them and finds the longest answer', () => {
+		const read = (f: string) => JSON.parse(readFileSync(`test/fixtures/models/tiny-gpt2/${f}`, 'utf8'));
+		const tokenizer = createTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), read('config.json'));
+		const records = Array.from({ length: N }, (_, n) => ({ prompt: `${n % 1000}+${n % 7}=`, answer: String((n % 1000) + (n % 7)) }));
+		const set = encodePromptSet(tokenizer, records);
+		expect(set.prompts).toHaveLength(N);
+		expect(set.maxAnswer).toBe(4); // 999 + 6 = 1005
+		expect(set.groups.reduce((k, g) => k + g.members.length, 0)).toBe(N);
+	}, 120_000);
 });

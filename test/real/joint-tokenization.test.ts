@@ -130,6 +130,24 @@ describe('tokenizer-aware prompt sets', () => {
 		expect(sub.reason).toBe(set.counterfactualIssues[0].reason);
 	});
 
+	it('a prompt file whose answers both start with SentencePiece ▁: patching keeps it, logit diff leaves it out and says why', () => {
+		const llama2 = tk('llama2');
+		const records = [
+			{ prompt: 'What is 12 plus 34? Answer:', answer: ' 46', counterfactual: { prompt: 'What is 12 plus 35? Answer:', answer: ' 47' } },
+			{ prompt: 'What is 12 plus 34? Answer: ', answer: '46', counterfactual: { prompt: 'What is 12 plus 35? Answer: ', answer: '47' } }
+		];
+		const set = encodePromptSet(llama2, records);
+		expect(llama2.tokenStrings(set.prompts[0].answer)).toEqual(['▁', '4', '6']);
+		expect(llama2.tokenStrings(set.prompts[1].answer)).toEqual(['4', '6']); // the space ends the prompt
+		expect(set.prompts[0].counterfactual).toBeDefined();
+		expect(set.prompts[0].cfFirst).toBeUndefined();
+		expect(llama2.tokenStrings([set.prompts[1].cfFirst!])).toEqual(['4']);
+		expect(counterfactualSubset(set, 'prompt')).toEqual({ kept: [0, 1], leftOut: 0, reason: undefined });
+		const diff = counterfactualSubset(set, 'answer');
+		expect(diff.kept).toEqual([1]);
+		expect(diff.reason).toMatch(/both start with the space token "▁", so logit diff cannot compare them \(end the prompt with the space\)/);
+	});
+
 	it('few-shot prompts: k solved problems, seeded, never the problem itself, same prefix in the counterfactual', () => {
 		const task = parseTaskSpec('add:2:shots=4:sep=\\n\\n');
 		expect(formatTaskSpec(task)).toBe('add:2:shots=4:sep=\\n\\n');

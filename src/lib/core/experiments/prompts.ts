@@ -2,7 +2,7 @@
 // prompt ids and answer ids (teacher forcing); corrupted row = counterfactual prompt ids + the clean
 // answer ids, so positions line up.
 // Prompts are grouped by sequence length: each group batches without padding.
-import { TokenizeError, tokenizeScored, type ArithTokenizer } from '../model/index';
+import { TokenizeError, answerTokenTexts, tokenizeScored, type ArithTokenizer } from '../model/index';
 import type { PromptRecord } from '../tasks/promptFile';
 
 export interface EncodedPrompt {
@@ -35,7 +35,7 @@ export interface PromptSet {
 	hasLogitDiff: boolean;
 	/** Longest answer, in tokens. */
 	maxAnswer: number;
-	/** Counterfactuals that could not be used, with the reason (their prompts have no `counterfactual`). */
+	/** Counterfactuals that could not be used, with the reason: their prompts have no `counterfactual`, or no `cfFirst` when only logit diff cannot use it. */
 	counterfactualIssues: CounterfactualIssue[];
 }
 
@@ -90,6 +90,12 @@ export function encodePromptSet(tokenizer: ArithTokenizer, records: readonly Pro
 				}
 			}
 			out.counterfactual = cfPrompt;
+			if (out.cfFirst === answer[0] && answerTokenTexts(tokenizer, { prompt, answer: answer.slice(0, 1) })[0].trim() === '') {
+				// A space both answers start with (SentencePiece's ▁ before digits): logit diff would be 0.
+				// Patching can still use the counterfactual prompt; logit diff leaves the prompt out.
+				delete out.cfFirst;
+				issues.push({ index, reason: `${where}: its answer and its counterfactual's both start with the space token ${JSON.stringify(tokenizer.tokenStrings([answer[0]])[0])}, so logit diff cannot compare them (end the prompt with the space)` });
+			}
 		}
 		return out;
 	});

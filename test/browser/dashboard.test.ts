@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
@@ -18,6 +18,7 @@ import { specFromConfig } from '../../src/lib/core/model/config';
 import { createNodeEngine } from '../../src/lib/core/runtime/node';
 import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks';
 import { readFixture } from '../engine/fixtures';
+import { cachedRealModels } from '../real/make-models';
 import { launchChromium } from './harness/browser';
 import { REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
@@ -37,6 +38,9 @@ const MUL_2D = hasModel('models/mul-2d')
 			.map((d) => `models/mul-2d/checkpoints/${d.name}`)
 			.sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()))[0] ?? null);
 
+/** Shrunk real-config models with real tokenizers (test/real/make-models.ts), served at /real/<name>. */
+const REAL = cachedRealModels();
+
 let server: StaticServer;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 const pageErrors: string[] = [];
@@ -49,6 +53,7 @@ beforeAll(async () => {
 		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
 	server = await serveStatic([
 		['/test/fixtures/', join(REPO, 'test/fixtures')],
+		['/real/', dirname(REAL.gpt2)],
 		['/', BUILD]
 	]);
 	browser = await launchChromium();
@@ -101,7 +106,7 @@ interface CliScan {
 /** `arithlens scan` (onnxruntime-node) on the same model and prompts: its JSON report and CSV. */
 function cliScan(modelDir: string, args: string[]): CliScan {
 	const out = mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
-	execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), 'scan', '--model', join(REPO, modelDir), ...args, '--json', join(out, 'h.json'), '--csv', join(out, 'h.csv')], {
+	execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), 'scan', '--model', resolve(REPO, modelDir), ...args, '--json', join(out, 'h.json'), '--csv', join(out, 'h.csv')], {
 		cwd: REPO,
 		stdio: 'pipe'
 	});
@@ -257,6 +262,27 @@ describe('dashboard (built app, headless Chromium)', () => {
 		expect(rest).toEqual(cliRest);
 		expect([backend, cliBackend]).toEqual(['wasm', 'node']);
 		expect(model.weights_sha256).toBe((cliModel as { weights_sha256: string }).weights_sha256);
+		await page.close();
+	});
+
+	it('GPT-2 byte-level BPE on a gpt2 config: positions labelled by token text, mean and path scores equal the CLI scan', async () => {
+		const page = await newPage();
+		await openDashboard(page, server.url, '?model=url:/real/gpt2&backend=wasm&task=add:3&n=24&seed=1');
+		await waitForScan(page);
+		const args = ['--task', 'add:3', '--n', '24', '--seed', '1'];
+		await expectCliScores(page, 'gpt2 tokenizer, wasm mean add:3', cliScan(REAL.gpt2, [...args, '--method', 'mean']));
+		// GPT-2 merges digits: answer positions are tokens, labelled by the first prompt's token texts
+		const labels = await page.getByTestId('accuracy-per-position').locator('.label').allTextContents();
+		expect(labels[0]).toMatch(/^token 1 = "\d+"$/);
+		// path patching needs counterfactuals, drawn with GPT-2's token counts (by character counts every scan failed)
+		await runScan(page, 'path');
+		// a relative change: with random weights the clean logit is near 0, so compare relative to the score's size
+		const shown = (await shownScores(page)).heads;
+		const cli = layerMajor(cliScan(REAL.gpt2, [...args, '--method', 'path']).json.heads).map((h) => h.score);
+		const scaled = shown.map((v, i) => Math.abs(v - cli[i]) / Math.max(1, Math.abs(cli[i])));
+		console.log(`gpt2 tokenizer, wasm path add:3 heads vs CLI: max |diff| / max(1, |score|) ${Math.max(...scaled).toExponential(2)} over ${cli.length} heads`);
+		expect(shown).toHaveLength(cli.length);
+		expect(Math.max(...scaled)).toBeLessThanOrEqual(TOL);
 		await page.close();
 	});
 

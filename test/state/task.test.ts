@@ -1,10 +1,12 @@
 // TaskState draws its prompts with the loaded model's tokenizer (as the CLI does for --task), and
 // labels answer positions by token text once a token holds more than one character.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createTokenizer, type ArithTokenizer } from '../../src/lib/core/model/tokenizer';
 import { encodePromptSet } from '../../src/lib/core/experiments/prompts';
 import { answerTokenTexts, tokenizeScored } from '../../src/lib/core/model/scoredTokens';
 import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks/index';
+import { answerPositionLabels } from '../../src/lib/state/labels';
 import { TaskState } from '../../src/lib/state/task.svelte';
 import { realTokenizer } from '../real/tokenizers';
 
@@ -40,5 +42,12 @@ describe('TaskState', () => {
 		const chars = new TaskState(() => null);
 		chars.spec = 'add:3';
 		expect(chars.positionLabels(2)).toEqual(['1st digit', '2nd digit']);
+		// a character-level model's own tokenizer keeps character labels, <eos> included
+		const read = (f: string) => JSON.parse(readFileSync(`models/add-3d/${f}`, 'utf8'));
+		const own = createTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), read('config.json'));
+		const add3d = new TaskState(() => own);
+		add3d.spec = 'add:3:eos';
+		const P = add3d.prompts[0].answer.length - '<eos>'.length + 1;
+		expect(add3d.positionLabels(P)).toEqual(answerPositionLabels(parseTaskSpec('add:3:eos'), P));
 	});
 });

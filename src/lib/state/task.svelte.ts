@@ -79,7 +79,9 @@ export class TaskState {
 				tokens = null; // the prompt does not tokenize; the accuracy card shows that error
 			}
 		}
-		return answerPositionLabels(this.task, P, tokens);
+		// An answer prefix the tokenizer writes as its own token moved into the prompt (placeAnswerPrefix)
+		const task = this.task && first && !first.answer.startsWith(this.task.answerPrefix) ? { ...this.task, answerPrefix: '' } : this.task;
+		return answerPositionLabels(task, P, tokens);
 	}
 
 	/** What provenance records and the status line shows. */

@@ -1,6 +1,6 @@
 // Attention patterns of every head on one prompt (teacher-forced with its answer), for the head
 // detail view: one run with hook_pattern of each layer as outputs.
-import { tokenizeScored } from '$lib/core/model';
+import { answerTokenTexts, tokenizeScored } from '$lib/core/model';
 import type { HookName } from '$lib/core/model/hooks';
 import type { PatternArgs, PatternResult } from './protocol';
 import { session } from './session';
@@ -30,6 +30,7 @@ export async function attentionPatterns({ prompt, answer }: PatternArgs): Promis
 		layers: L,
 		heads: H,
 		patterns,
-		predicted: model.tokenizer.tokenStrings(predictedIds)
+		// as text (GPT-2's Ġ and SentencePiece's ▁ read as the spaces they are)
+		predicted: answerTokenTexts(model.tokenizer, { prompt: promptIds, answer: predictedIds })
 	};
 }

@@ -71,10 +71,11 @@ export function characterTokens(tokenizer: Pick<ArithTokenizer, 'decode'>, ids: 
  */
 export function answerTokenTexts(tokenizer: Pick<ArithTokenizer, 'decode'>, tokens: ScoredTokens): string[] {
 	const ids = [...tokens.prompt];
-	let before = tokenizer.decode(ids, { skipSpecialTokens: true });
+	// specials kept: an answer's own `<eos>` is text the model writes
+	let before = tokenizer.decode(ids);
 	return tokens.answer.map((id) => {
 		ids.push(id);
-		const after = tokenizer.decode(ids, { skipSpecialTokens: true });
+		const after = tokenizer.decode(ids);
 		const text = after.startsWith(before) ? after.slice(before.length) : tokenizer.decode([id]);
 		before = after;
 		return text;

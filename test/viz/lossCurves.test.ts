@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
-import { downsampleMinMax, lossCurves, trainingLogSeries, type TrainingLog } from '../../src/lib/viz/lossCurves';
+import type { TrainingLog } from '../../src/lib/core/model/trainingLog';
+import { downsampleMinMax, lossCurves, trainingLogSeries } from '../../src/lib/viz/lossCurves';
 import { fresh, key, prettySvg, seeded } from './helpers';
 
 /** A training_log.json-shaped log (models/train/train.py): decaying losses with seeded noise,

@@ -2,7 +2,7 @@
 // (and why, when it is not the one asked for), and its accuracy on the current prompt set.
 import { createTokenizer, estimateBytes, type ArithTokenizer } from '$lib/core/model';
 import type { PromptRecord } from '$lib/core/tasks';
-import type { TrainingLog } from '$lib/viz/lossCurves';
+import type { TrainingLog } from '$lib/core/model/trainingLog';
 import { ABORT, type EngineClient } from '$lib/workers/engineClient';
 import type { Accuracy, BackendChoice, LoadProgress, ModelInfo, ModelSourceSpec } from '$lib/workers/protocol';
 import type { ModelRef } from './viewUrl';

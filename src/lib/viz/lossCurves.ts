@@ -5,6 +5,7 @@
 // downsample (the lowest and highest point of each bucket, in step order), which keeps spikes and
 // the final value visible, while the readout always reads the full-resolution series.
 import * as d3 from 'd3';
+import type { TrainingLog, TrainingLogField } from '../core/model/trainingLog';
 import { createTooltip } from './interaction';
 import { seriesColor, seriesDash } from './palette';
 import { SCREEN_ONLY, formatNumber, mountSvg, sizeSvg, textWidth, figureHandle, type FigureHandle, type Target } from './figure';
@@ -46,24 +47,6 @@ export const LOSS_CURVES_DEFAULTS: LossCurvesOptions = {
 	yLabel: 'loss',
 	format: formatNumber
 };
-
-/** One entry of models/train/train.py's training_log.json `log` array. */
-export interface TrainingLogEntry {
-	step: number;
-	loss: number;
-	exact?: number;
-	heldout_exact?: number;
-	pos_loss?: readonly (number | null)[];
-	pos_acc?: readonly (number | null)[];
-	subtask_loss?: Readonly<Record<string, number | null>>;
-}
-
-export interface TrainingLog {
-	log: readonly TrainingLogEntry[];
-	subtasks?: readonly string[] | null;
-}
-
-export type TrainingLogField = 'loss' | 'exact' | 'heldout_exact' | 'pos_loss' | 'pos_acc' | 'subtask_loss';
 
 /** Series of one field of a training log: one series for scalars, one per answer position for
  * pos_* (position 0 = first answer token; for mul-2d's reversed answers that is the units digit),

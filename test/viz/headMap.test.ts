@@ -2,7 +2,7 @@
 import { interpolateRdBu } from 'd3';
 import { describe, expect, it } from 'vitest';
 import { headMap } from '../../src/lib/viz/headMap';
-import { fresh, key, prettySvg, seeded } from './helpers';
+import { fresh, headRanks, key, prettySvg, seeded } from './helpers';
 
 const L = 4;
 const H = 6;
@@ -24,7 +24,7 @@ function expectedTop(k: number, by: (v: number) => number): string[] {
 describe('headMap', () => {
 	it('draws one cell per layer × head carrying its exact score, and one MLP cell per layer', async () => {
 		const div = fresh();
-		const { svg } = headMap(div, { heads, mlp }, { topK: 3, title: 'Ablation (logprob drop)', scoreLabel: 'logprob drop' });
+		const { svg } = headMap(div, { heads, mlp, ranks: headRanks(heads) }, { topK: 3, title: 'Ablation (logprob drop)', scoreLabel: 'logprob drop' });
 		expect(svg.getAttribute('data-testid')).toBe('head-map');
 		const all = cells(svg);
 		expect(all).toHaveLength(L * H);
@@ -38,19 +38,19 @@ describe('headMap', () => {
 		await expect(prettySvg(svg)).toMatchFileSnapshot('./__snapshots__/headMap.svg');
 	});
 
-	it('outlines exactly the k largest scores by default, and the k largest |score| with rankBy abs', () => {
+	it('outlines exactly the k best-ranked heads: the k largest scores, the k largest |score| ranked by magnitude', () => {
 		const div = fresh();
-		const h = headMap(div, { heads }, { topK: 4 });
+		const h = headMap(div, { heads, ranks: headRanks(heads) }, { topK: 4 });
 		const outlined = (root: Element) =>
 			Array.from(root.querySelectorAll('[data-top-k]')).map((c) => `${c.getAttribute('data-layer')},${c.getAttribute('data-head')}`).sort();
 		expect(outlined(h.svg)).toEqual(expectedTop(4, (v) => v));
 		expect(outlined(h.svg)).not.toContain('2,3');
 		expect(h.svg.querySelectorAll('[data-testid="top-k-outline"]')).toHaveLength(4);
 		expect(at(h.svg, 2, 3).getAttribute('data-rank')).toBe(String(L * H)); // the most negative ranks last
-		h.update({ heads }, { rankBy: 'abs' });
+		h.update({ heads, ranks: headRanks(heads, 'magnitude') });
 		expect(outlined(h.svg)).toEqual(expectedTop(4, Math.abs));
 		expect(outlined(h.svg)).toContain('2,3');
-		h.update({ heads }, { rankBy: 'ascending' });
+		h.update({ heads, ranks: headRanks(heads, 'ascending') });
 		expect(outlined(h.svg)).toEqual(expectedTop(4, (v) => -v));
 		expect(at(h.svg, 2, 3).getAttribute('data-rank')).toBe('1'); // the most negative ranks first
 	});
@@ -91,14 +91,15 @@ describe('headMap', () => {
 
 	it('shows layer, head, score and rank in the tooltip on focus', () => {
 		const div = fresh();
-		const { svg } = headMap(div, { heads }, { scoreLabel: 'drop' });
+		const { svg } = headMap(div, { heads, ranks: headRanks(heads) }, { scoreLabel: 'drop' });
 		(at(svg, 2, 3) as SVGElement).focus();
 		const tip = Array.from(svg.querySelectorAll('tspan')).map((t) => t.textContent);
 		expect(tip).toEqual(['Layer 2, head 3', 'drop −0.987', `rank ${L * H} of ${L * H}`]);
 	});
 
 	it('leaves unmeasured (null/NaN) heads unranked and uncoloured', () => {
-		const { svg } = headMap(fresh(), { heads: [[0.2, null], [Number.NaN, -0.1]] }, { topK: 3 });
+		const unmeasured = [[0.2, null], [Number.NaN, -0.1]];
+		const { svg } = headMap(fresh(), { heads: unmeasured, ranks: headRanks(unmeasured) }, { topK: 3 });
 		expect(at(svg, 0, 1).getAttribute('data-score')).toBe('NaN');
 		expect(at(svg, 0, 1).getAttribute('fill')).toBe('none');
 		expect(at(svg, 1, 0).hasAttribute('data-rank')).toBe(false);

@@ -3,14 +3,12 @@
 // Rows are layers (layer 0 on top, as TransformerLens plots them), columns are heads. Colour is a
 // diverging scale centred at 0 over a symmetric domain, so equal |score| reads as equal strength
 // and sign is hue: blue positive, red negative (d3.interpolateRdBu, ColorBrewer's colour-blind-safe
-// diverging scheme). The top-k heads are outlined and numbered by rank.
+// diverging scheme). The caller's top-k heads are outlined and numbered by rank.
 //
-// Ranking: by default the largest *score* ranks first (rankBy 'score'). Zhang et al. 2024 rank heads
-// by importance = the drop of the metric when the head is ablated, which is our ablation score
-// (metric(clean) − metric(ablated)), so a large positive score is an important head and a negative
-// one is a head whose removal helps. rankBy 'abs' ranks by |score| for scores whose sign carries no
-// direction of importance; 'ascending' ranks the most negative first (path patching: a key head's
-// patch lowers the correct answer's logit, Zhang et al.).
+// Ranks are data, not the figure's choice: the caller passes the ranking it exports (core/export
+// ranks each method's scores in its own order: ablation and patching high-first, path patching most
+// negative first), so the map, the top-heads list and the CSV always agree. A head without a measured
+// score is drawn unranked whatever rank it is given.
 import * as d3 from 'd3';
 import { colorRamp } from './legend';
 import { createTooltip, interactiveGrid, rectBox, type Grid } from './interaction';
@@ -21,13 +19,21 @@ export interface HeadMapData {
 	heads: readonly (readonly (number | null)[])[];
 	/** one score per layer for the MLP column, drawn beside the heads when given */
 	mlp?: readonly (number | null)[];
+	/** the caller's ranking, 1 = most important (a scan's HeadEntry list fits); none: nothing numbered */
+	ranks?: readonly HeadRank[];
+}
+
+export interface HeadRank {
+	layer: number;
+	head: number;
+	/** 1 = most important */
+	rank: number;
 }
 
 export interface HeadMapOptions {
 	cellSize: number;
 	/** how many of the highest-ranked heads to outline and number (0 for none) */
 	topK: number;
-	rankBy: 'score' | 'abs' | 'ascending';
 	/** half-width of the symmetric colour domain; default max |score| of heads and MLPs, so two
 	 * maps share one scale only when the caller passes the same value to both */
 	domain?: number;
@@ -44,32 +50,10 @@ export interface HeadMapOptions {
 export const HEAD_MAP_DEFAULTS: HeadMapOptions = {
 	cellSize: 24,
 	topK: 5,
-	rankBy: 'score',
 	interpolator: d3.interpolateRdBu,
 	scoreLabel: 'score',
 	format: formatNumber
 };
-
-export interface RankedHead {
-	layer: number;
-	head: number;
-	score: number;
-	/** 1 = most important */
-	rank: number;
-}
-
-/** Heads with a finite score, best first (ties keep layer-major order, so ranks are stable). */
-export function rankHeads(heads: HeadMapData['heads'], rankBy: HeadMapOptions['rankBy'] = 'score'): RankedHead[] {
-	// 'ascending': most negative first, as path-patching scores rank (a key head lowers the logit).
-	const key = rankBy === 'abs' ? Math.abs : rankBy === 'ascending' ? (v: number) => -v : (v: number) => v;
-	const all = heads.flatMap((row, layer) =>
-		row.flatMap((score, head) => (score != null && Number.isFinite(score) ? [{ layer, head, score }] : []))
-	);
-	return all
-		.map((h, i) => ({ ...h, i }))
-		.sort((a, b) => key(b.score) - key(a.score) || a.i - b.i)
-		.map(({ layer, head, score }, r) => ({ layer, head, score, rank: r + 1 }));
-}
 
 const isScore = (v: number | null | undefined): v is number => v != null && Number.isFinite(v);
 
@@ -89,9 +73,13 @@ export function headMap(target: Target, data: HeadMapData, options: Partial<Head
 		const all = [...data.heads.flat(), ...(mlp ?? [])].filter(isScore);
 		const m = opts.domain ?? (d3.max(all, Math.abs) || 1);
 		const color = d3.scaleDiverging(opts.interpolator).domain([-m, 0, m]).clamp(true);
-		const ranked = rankHeads(data.heads, opts.rankBy);
+		const ranked = (data.ranks ?? [])
+			.filter((r) => isScore(data.heads[r.layer]?.[r.head]))
+			.map((r) => ({ layer: r.layer, head: r.head, rank: r.rank, score: data.heads[r.layer][r.head]! }))
+			.sort((a, b) => a.rank - b.rank);
 		const rankOf = new Map(ranked.map((r) => [`${r.layer},${r.head}`, r.rank]));
-		const topK = Math.min(opts.topK, ranked.length);
+		const best = ranked.slice(0, opts.topK);
+		const isBest = new Set(best.map((r) => `${r.layer},${r.head}`));
 
 		const titleH = opts.title ? 20 : 0;
 		const top = titleH + 30;
@@ -169,7 +157,7 @@ export function headMap(target: Target, data: HeadMapData, options: Partial<Head
 				.attr('data-layer', layer)
 				.attr('data-head', (_, h) => h)
 				.attr('data-rank', (_, h) => rankOf.get(`${layer},${h}`) ?? null)
-				.attr('data-top-k', (_, h) => ((rankOf.get(`${layer},${h}`) ?? Infinity) <= topK ? '' : null))
+				.attr('data-top-k', (_, h) => (isBest.has(`${layer},${h}`) ? '' : null))
 				.attr('aria-selected', (_, h) => (opts.selected ? String(opts.selected.layer === layer && opts.selected.head === h) : null))
 				.attr('x', (_, h) => left + h * cs)
 				.attr('y', top + layer * cs)
@@ -186,7 +174,6 @@ export function headMap(target: Target, data: HeadMapData, options: Partial<Head
 
 		// top-k: outline straddling the cell edge, so half of it lies on the page background in the
 		// gap between cells and shows whatever the fill; the rank number inside in a contrasting colour
-		const best = ranked.slice(0, topK);
 		const marks = root.append('g').attr('aria-hidden', 'true').attr('pointer-events', 'none');
 		marks
 			.selectAll('rect')

@@ -1,7 +1,8 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 import type { TrainingLog } from '../../src/lib/core/model/trainingLog';
-import { downsampleMinMax, lossCurves, trainingLogSeries } from '../../src/lib/viz/lossCurves';
+import { lossCurves, trainingLogSeries } from '../../src/lib/viz/lossCurves';
+import { downsampleMinMax } from '../../src/lib/viz/lossCurves/layout';
 import { fresh, key, prettySvg, seeded } from './helpers';
 
 /** A training_log.json-shaped log (models/train/train.py): decaying losses with seeded noise,

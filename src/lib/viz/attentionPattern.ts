@@ -24,7 +24,7 @@ export interface AttentionPatternOptions {
 	maxTokenChars: number;
 }
 
-export const ATTENTION_PATTERN_DEFAULTS: AttentionPatternOptions = {
+const ATTENTION_PATTERN_DEFAULTS: AttentionPatternOptions = {
 	cellSize: 20,
 	causal: true,
 	interpolator: d3.interpolateBlues,

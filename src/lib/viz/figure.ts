@@ -22,7 +22,7 @@ export const THEME = {
 	accent: 'var(--viz-accent, currentColor)'
 } as const;
 
-export const FONT_SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const FONT_SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 export const FONT_MONO = 'ui-monospace, "SF Mono", Menlo, Consolas, monospace';
 
 /** Elements only useful on screen (tooltip, focus ring); exportFigure drops them. */
@@ -82,7 +82,7 @@ export function figureHandle<Data, Options>(
 	};
 }
 
-export function unmountSvg(svg: SVGSVGElement, owned: boolean): void {
+function unmountSvg(svg: SVGSVGElement, owned: boolean): void {
 	if (owned) svg.remove();
 	else {
 		svg.replaceChildren();

@@ -25,7 +25,7 @@ export interface ModelViewOptions {
 	onSelect?: (layer: number, head: number) => void;
 }
 
-export const MODEL_VIEW_DEFAULTS: ModelViewOptions = {
+const MODEL_VIEW_DEFAULTS: ModelViewOptions = {
 	thumbSize: 56,
 	gap: 8,
 	causal: true,

@@ -2,7 +2,7 @@
 
 /** Okabe-Ito categorical colours minus black (the page's text colour takes that role); ordered so
  * the first few are distinguishable under all common colour-vision deficiencies and on dark pages. */
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'] as const;
+const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'] as const;
 
 /** Multiplication subtask classes of DESIGN §8, in the order of models/train/tasks.py SUBTASKS. */
 export const SUBTASKS = ['BM', 'CM', 'Carry', 'UC', 'US10'] as const;

@@ -52,7 +52,7 @@ export interface HeadMapOptions {
 	onSelectMlp?: (layer: number) => void;
 }
 
-export const HEAD_MAP_DEFAULTS: HeadMapOptions = {
+const HEAD_MAP_DEFAULTS: HeadMapOptions = {
 	cellSize: 24,
 	topK: 5,
 	interpolator: d3.interpolateRdBu,

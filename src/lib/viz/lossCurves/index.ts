@@ -44,7 +44,7 @@ export interface LossCurvesOptions {
 	format: (v: number) => string;
 }
 
-export const LOSS_CURVES_DEFAULTS: LossCurvesOptions = {
+const LOSS_CURVES_DEFAULTS: LossCurvesOptions = {
 	width: 640,
 	height: 300,
 	logY: false,

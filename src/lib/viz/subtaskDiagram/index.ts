@@ -59,7 +59,7 @@ export interface SubtaskDiagramOptions {
 	onSelectHead?: (layer: number, head: number, digit: number) => void;
 }
 
-export const SUBTASK_DIAGRAM_DEFAULTS: SubtaskDiagramOptions = { columnWidth: 84, maxHeads: 3, legend: true };
+const SUBTASK_DIAGRAM_DEFAULTS: SubtaskDiagramOptions = { columnWidth: 84, maxHeads: 3, legend: true };
 
 export function subtaskDiagram(
 	target: Target,

@@ -95,7 +95,7 @@ export function subtaskDiagram(
 		sizeSvg(svg, width, height);
 		const root = d3.select(svg).attr('role', 'group').attr('aria-label', `Long multiplication ${a} × ${b} = ${a * b}, one column per answer digit`);
 		subtaskAxes(root, data, lay);
-		subtaskColumns(root, data, lay, opts);
+		subtaskColumns(root, data, lay);
 		carryArrows(root, data, lay);
 		if (opts.legend) subtaskLegend(root, lay);
 

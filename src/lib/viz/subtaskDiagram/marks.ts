@@ -3,12 +3,12 @@
 import * as d3 from 'd3';
 import { FONT_MONO, formatNumber } from '../figure';
 import { SUBTASK_COLORS, SUBTASK_NAMES, isSubtask } from '../palette';
-import type { SubtaskDiagramData, SubtaskDiagramOptions } from './index';
+import type { SubtaskDiagramData } from './index';
 import { sub, sup, type SubtaskLayout } from './layout';
 
 type Root = d3.Selection<SVGSVGElement, unknown, null, undefined>;
 
-export function subtaskColumns(root: Root, { digits }: SubtaskDiagramData, lay: SubtaskLayout, opts: SubtaskDiagramOptions): void {
+export function subtaskColumns(root: Root, { digits }: SubtaskDiagramData, lay: SubtaskLayout): void {
 	const { cw, x, y, col, mid, heads, yHead, yX, yY, yPairs, yS, yC, yBox, boxH, yAcc, yLoss, yHeads } = lay;
 	const columns = root
 		.append('g')

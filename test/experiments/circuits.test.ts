@@ -9,7 +9,7 @@ import { operandAttention, operandRoles } from '../../src/lib/core/experiments/a
 import { faithfulness } from '../../src/lib/core/experiments/faithfulness';
 import { promptMetrics } from '../../src/lib/core/experiments/metrics';
 import { cleanRow } from '../../src/lib/core/experiments/prompts';
-import { rankScan, topHeads } from '../../src/lib/core/experiments/ranking';
+import { rankScan, topHeads } from '../../src/lib/core/experiments/methods';
 import { ScanContext } from '../../src/lib/core/experiments/scan';
 import { expectClose, loadScanFixture, scanFixtureNames, type Loaded } from './helpers';
 

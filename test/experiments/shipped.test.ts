@@ -12,7 +12,7 @@ import { faithfulness } from '../../src/lib/core/experiments/faithfulness';
 import { promptMetrics } from '../../src/lib/core/experiments/metrics';
 import { mulDigits, mulSubtasks } from '../../src/lib/core/experiments/multiplication';
 import { cleanRow, encodePromptSet, sequenceLength } from '../../src/lib/core/experiments/prompts';
-import { rankScan, topHeads } from '../../src/lib/core/experiments/ranking';
+import { rankScan, topHeads } from '../../src/lib/core/experiments/methods';
 import { ScanContext } from '../../src/lib/core/experiments/scan';
 import { loadModel, type LoadedModel } from '../../src/lib/core/model/index';
 import type { Engine } from '../../src/lib/core/runtime/engine';

@@ -1,8 +1,8 @@
 // `arithlens circuit`: faithfulness of a head set (core/experiments/faithfulness.ts) as a table: the
 // model with the set ablated, with everything but the set ablated, and random sets of the same size.
-import { ablationScan, ABLATION_METHODS, type AblationMethod } from '../../lib/core/experiments/ablation';
+import { ABLATION_METHODS, type AblationMethod } from '../../lib/core/experiments/ablation';
 import { faithfulness, type FaithfulnessResult } from '../../lib/core/experiments/faithfulness';
-import { rankScan, topHeads } from '../../lib/core/experiments/ranking';
+import { runMethod, topHeads } from '../../lib/core/experiments/methods';
 import { ScanContext } from '../../lib/core/experiments/scan';
 import { topK } from '../../lib/core/export/rank';
 import type { HeadRef } from '../../lib/core/export/plan';
@@ -87,8 +87,7 @@ export async function run(argv: string[]): Promise<number> {
 		let heads: HeadRef[];
 		if (scanFile) heads = topK([...scanFile.heads].sort((a, b) => a.rank - b.rank), k).map(({ layer, head }) => ({ layer, head }));
 		else {
-			const scan = await ablationScan(ctx, { method, seed: prompts.seed, onProgress: bar.update });
-			heads = topHeads(rankScan({ method, result: scan }, 'logprob').heads, k);
+			heads = topHeads((await runMethod(ctx, { method, seed: prompts.seed, onProgress: bar.update })).heads, k);
 		}
 		result = await faithfulness(ctx, { heads, method, seed: prompts.seed, randomSets, onProgress: bar.update });
 	} finally {

@@ -1,11 +1,9 @@
-// `arithlens scan`: flag parsing and output only; the scans live in core/experiments, the table and
-// provenance in core/export.
-import { ablationScan } from '../../lib/core/experiments/ablation';
-import { patchScan, pathPatchScan } from '../../lib/core/experiments/patching';
-import { rankScan, SCAN_METHODS, SCORE_METRICS, scoreMetricName, type AnyScan, type ScanMethod, type ScoreMetric } from '../../lib/core/experiments/ranking';
+// `arithlens scan`: flag parsing and output only; the method pipeline (scan, ranking, provenance)
+// lives in core/experiments/methods, the table in core/export.
+import { counterfactualNeed, runMethod, SCAN_METHODS, scanProvenance, type RankedScan, type ScanMethod } from '../../lib/core/experiments/methods';
+import { RANKING_METRIC_FLAGS, RANKING_METRICS, rankingMetricOfFlag } from '../../lib/core/experiments/metrics';
 import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
 import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
-import { makeProvenance } from '../../lib/core/export/provenance';
 import { InputError, parseFlags } from '../errors';
 import {
 	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutPath, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
@@ -75,8 +73,8 @@ export async function run(argv: string[]): Promise<number> {
 	}
 	const method = required(flags.method, 'method', 'scan') as ScanMethod;
 	if (!SCAN_METHODS.includes(method)) throw new InputError(`--method: '${method}' is not one of ${SCAN_METHODS.join(', ')}`);
-	const metric = (flags.metric ?? 'logprob') as ScoreMetric;
-	if (!SCORE_METRICS.includes(metric)) throw new InputError(`--metric: '${metric}' is not one of ${SCORE_METRICS.join(', ')}`);
+	const metric = rankingMetricOfFlag(flags.metric ?? 'logprob');
+	if (!metric) throw new InputError(`--metric: '${flags.metric}' is not one of ${RANKING_METRICS.map((m) => RANKING_METRIC_FLAGS[m]).join(', ')}`);
 	const perm = parsePerm(flags.perm);
 	if (perm && method !== 'resample') throw new InputError('--perm applies to --method resample only');
 	checkOutPath(flags.json, 'json');
@@ -89,39 +87,33 @@ export async function run(argv: string[]): Promise<number> {
 	const loaded = await loadForExperiment(flags, prompts, 'scan');
 	const { model, engine } = loaded;
 	const bar = progressBar();
-	let scan: AnyScan;
+	let ranked: RankedScan;
 	try {
 		if (flags['only-correct']) await keepCorrect(loaded, prompts);
-		if (metric === 'logit-diff' && method !== 'path') keepCounterfactuals(loaded, prompts, 'answer', `--metric logit-diff`);
-		else if (method === 'patch' || method === 'path') keepCounterfactuals(loaded, prompts, 'prompt', `--method ${method}`);
+		const need = counterfactualNeed(method, metric);
+		if (need) keepCounterfactuals(loaded, prompts, need, need === 'answer' ? `--metric logit-diff` : `--method ${method}`);
 		const ctx = new ScanContext(engine, loaded.set);
-		const run = { ...options, onProgress: bar.update };
-		scan = await rethrowAsInputAsync(
-			method === 'patch'
-				? patchScan(ctx, run).then((result) => ({ method, result }))
-				: method === 'path'
-					? pathPatchScan(ctx, run).then((result) => ({ method, result }))
-					: ablationScan(ctx, { ...run, method, perm, seed: prompts.seed }).then((result) => ({ method, result }))
-		);
+		ranked = await rethrowAsInputAsync(runMethod(ctx, { ...options, method, metric, perm, seed: prompts.seed, onProgress: bar.update }));
 	} finally {
 		bar.done();
 		await engine.dispose();
 	}
 
-	const { heads, mlps } = rankScan(scan, metric);
+	const { heads, mlps } = ranked;
 	const random = prompts.generated || (method === 'resample' && !perm);
-	const provenance = makeProvenance({
-		arithlens_version: VERSION,
-		model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
-		task: prompts.task,
-		prompt_file_sha256: prompts.promptFileSha256,
-		method,
-		metric: scoreMetricName(method, metric),
-		n_prompts: loaded.set.prompts.length,
-		seed: random ? prompts.seed : null,
-		backend: engine.backend
-	});
-	const json = headReportJson({ provenance, clean: scan.result.clean, heads, mlps });
+	const provenance = scanProvenance(
+		{
+			arithlens_version: VERSION,
+			model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
+			task: prompts.task,
+			prompt_file_sha256: prompts.promptFileSha256,
+			n_prompts: ranked.n,
+			seed: random ? prompts.seed : null,
+			backend: engine.backend
+		},
+		ranked
+	);
+	const json = headReportJson({ provenance, clean: ranked.clean, heads, mlps });
 	const files = [
 		...(flags.json !== undefined ? [{ path: flags.json, data: json }] : []),
 		...(flags.csv !== undefined ? [{ path: flags.csv, data: headTableCsv(heads) }] : [])

@@ -6,11 +6,11 @@
 import type { Spec } from '../model/spec';
 import type { Tensor } from '../model/tensor';
 import { allHeads, allMlps, meansOf, perComponent, perPosition } from './components';
-import { ablationScore, positionAccuracy } from './metrics';
+import { ablationScore, METRIC_NAMES, positionAccuracy, type MetricName } from './metrics';
 import { sequenceLength, type PromptSet } from './prompts';
 import { checkPermutation, positionMean, resamplePermutation, resampled } from './replacements';
 import { runScan, type BaseRuns, type Component, type Recipe, type ScanContext, type ScanOptions, type Sources } from './scan';
-import { ROW_METRICS, type RowMetric, type ScoreTable } from './scores';
+import type { ScoreTable } from './scores';
 
 export type AblationMethod = 'zero' | 'mean' | 'resample';
 export const ABLATION_METHODS: readonly AblationMethod[] = ['zero', 'mean', 'resample'];
@@ -29,7 +29,7 @@ export interface AblationOptions extends ScanOptions {
 /** Drops (clean − ablated, prompt-averaged) per metric; per answer position for accuracy and logprob. */
 export interface Drops {
 	/** [L, H] for heads, [L] for MLPs, per metric the prompt set has. */
-	metrics: Partial<Record<RowMetric, Tensor>>;
+	metrics: Partial<Record<MetricName, Tensor>>;
 	/** [..., P]: accuracy drop at answer position i, over the prompts whose answer reaches i. */
 	position_accuracy: Tensor;
 	position_logprob: Tensor;
@@ -76,7 +76,7 @@ export function ablationRecipe(set: PromptSet, method: AblationMethod, perm?: re
 function drops(set: PromptSet, table: ScoreTable, base: ScoreTable, first: number, shape: number[]): Drops {
 	const count = shape.reduce((a, b) => a * b, 1);
 	const metrics: Drops['metrics'] = {};
-	for (const m of ROW_METRICS) {
+	for (const m of METRIC_NAMES) {
 		if (m === 'logit_diff' && !set.hasLogitDiff) continue;
 		const clean = base.row(m);
 		metrics[m] = perComponent(shape, first, (c) => ablationScore(clean, table.row(m, c)));
@@ -107,7 +107,7 @@ export async function ablationScan(ctx: ScanContext, options: AblationOptions): 
 	const L = s.n_layers;
 	return {
 		method,
-		clean: meansOf(base, set.hasLogitDiff ? ROW_METRICS : ROW_METRICS.filter((m) => m !== 'logit_diff')),
+		clean: meansOf(base, set.hasLogitDiff ? METRIC_NAMES : METRIC_NAMES.filter((m) => m !== 'logit_diff')),
 		clean_position_accuracy: positionAccuracy({ ...positionRows(base), logprob: [], accuracy: [], answer_logit: [] }),
 		heads: heads.length ? drops(set, table, base, 0, [L, s.n_heads]) : undefined,
 		mlps: mlps.length ? drops(set, table, base, heads.length, [L]) : undefined,

@@ -3,7 +3,8 @@
 import type { Spec } from '../model/spec';
 import type { Tensor } from '../model/tensor';
 import type { Component } from './scan';
-import type { ScoreTable, RowMetric } from './scores';
+import type { MetricName } from './metrics';
+import type { ScoreTable } from './scores';
 
 export const allHeads = (s: Spec): Component[] =>
 	Array.from({ length: s.n_layers * s.n_heads }, (_, i) => ({ kind: 'head', layer: Math.floor(i / s.n_heads), head: i % s.n_heads }));
@@ -49,7 +50,7 @@ export function perPosition(
 }
 
 /** Prompt means of a base run's metrics (the metrics it has). */
-export function meansOf(base: ScoreTable, metrics: readonly RowMetric[]): Record<string, number> {
+export function meansOf(base: ScoreTable, metrics: readonly MetricName[]): Record<string, number> {
 	const out: Record<string, number> = {};
 	for (const m of metrics) {
 		const v = base.mean(m);

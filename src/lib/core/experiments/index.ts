@@ -10,7 +10,7 @@ export * from './components';
 export * from './ablation';
 export * from './patching';
 export * from './evaluate';
-export * from './ranking';
+export * from './methods';
 export * from './faithfulness';
 export * from './attention';
 export * from './multiplication';

@@ -23,7 +23,23 @@ export interface ScoringTargets extends AnswerTargets {
 	nPrompt: readonly number[];
 }
 
-export type MetricName = 'logprob' | 'accuracy' | 'answer_logit' | 'logit_diff';
+/**
+ * The per-prompt metrics, by the names the reference, the fixtures' scan.* tensors and the JSON
+ * report's `clean` use. The one metric vocabulary: scans, score tables and rankings all name metrics so.
+ */
+export const METRIC_NAMES = ['logprob', 'accuracy', 'answer_logit', 'logit_diff'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+/**
+ * The metrics a scan can rank by, and their names on the command line and in a report's
+ * `provenance.metric` (`--metric logit-diff` is logit_diff).
+ */
+export const RANKING_METRIC_FLAGS = { logprob: 'logprob', accuracy: 'accuracy', logit_diff: 'logit-diff' } as const satisfies Partial<Record<MetricName, string>>;
+export type RankingMetric = keyof typeof RANKING_METRIC_FLAGS;
+export const RANKING_METRICS = Object.keys(RANKING_METRIC_FLAGS) as RankingMetric[];
+
+/** The ranking metric a `--metric` value names, or undefined. */
+export const rankingMetricOfFlag = (flag: string): RankingMetric | undefined => RANKING_METRICS.find((m) => RANKING_METRIC_FLAGS[m] === flag);
 
 /** Per-prompt values; names as in the reference (and the fixtures' scan.* tensors). */
 export interface PromptMetrics {

@@ -11,19 +11,19 @@
 import type { Tensor } from '../model/tensor';
 import { maxOf } from '../model/arrays';
 import { allHeadPositions, allHeads, allMlps, meansOf, perComponent } from './components';
-import { isKeyHead, pathPatchingChange, patchingScore } from './metrics';
+import { isKeyHead, pathPatchingChange, patchingScore, type MetricName } from './metrics';
 import { sequenceLength, type PromptSet } from './prompts';
 import { runScan, type HeadRef, type Recipe, type ScanContext, type ScanOptions } from './scan';
-import type { RowMetric, ScoreTable } from './scores';
+import type { ScoreTable } from './scores';
 
 /** Metrics a patching score is computed for (accuracy too, though its denominator is often 0). */
-export const PATCH_METRICS: readonly RowMetric[] = ['logprob', 'logit_diff', 'accuracy'];
+export const PATCH_METRICS: readonly MetricName[] = ['logprob', 'logit_diff', 'accuracy'];
 
 export interface PatchResult {
 	/** Per metric: [L, H] (all positions) or [L, H, T] (per position, T = longest scored row). */
-	heads: Partial<Record<RowMetric, Tensor>>;
+	heads: Partial<Record<MetricName, Tensor>>;
 	/** Per metric: [L] (all positions only). */
-	mlps?: Partial<Record<RowMetric, Tensor>>;
+	mlps?: Partial<Record<MetricName, Tensor>>;
 	clean: Record<string, number>;
 	corrupt: Record<string, number>;
 	table: ScoreTable;
@@ -53,7 +53,7 @@ export async function patchScan(ctx: ScanContext, options: PatchOptions = {}): P
 	const clean = (await ctx.base('clean', {})).scores;
 	const corrupt = (await ctx.base('corrupt', {})).scores;
 	const metrics = PATCH_METRICS.filter((m) => m !== 'logit_diff' || set.hasLogitDiff);
-	const score = (m: RowMetric) => (c: number) => patchingScore(table.row(m, c), corrupt.row(m), clean.row(m));
+	const score = (m: MetricName) => (c: number) => patchingScore(table.row(m, c), corrupt.row(m), clean.row(m));
 	const L = s.n_layers;
 	return {
 		heads: Object.fromEntries(metrics.map((m) => [m, perComponent(each ? [L, s.n_heads, Tmax] : [L, s.n_heads], 0, score(m))])),

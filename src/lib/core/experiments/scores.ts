@@ -3,14 +3,11 @@
 import type { Tensor } from '../model/tensor';
 import type { HookName } from '../model/hooks';
 import type { Engine, RunOptions, ScoreOutputs } from '../runtime/engine';
-import { gatheredPromptMetrics, scoredPromptMetrics, scoreTargets } from './metrics';
-
-export const ROW_METRICS = ['logprob', 'accuracy', 'answer_logit', 'logit_diff'] as const;
-export type RowMetric = (typeof ROW_METRICS)[number];
+import { gatheredPromptMetrics, METRIC_NAMES, scoredPromptMetrics, scoreTargets, type MetricName } from './metrics';
 
 /** Metrics of C components × N prompts; per answer position up to P (NaN where a prompt's answer is shorter). */
 export class ScoreTable {
-	readonly values: Record<RowMetric, Float64Array>;
+	readonly values: Record<MetricName, Float64Array>;
 	/** log p of answer token i, [C, N, P]. */
 	readonly positionLogprob: Float64Array;
 	/** 1 when answer token i is the argmax, [C, N, P]. */
@@ -27,13 +24,13 @@ export class ScoreTable {
 		this.positionCorrect = filled(C * N * P);
 	}
 
-	get(metric: RowMetric, c: number, n: number): number {
+	get(metric: MetricName, c: number, n: number): number {
 		return this.values[metric][c * this.N + n];
 	}
 
 	/** Copies prompt n's row from another table (a no-op intervention scores as its base run). */
 	copyFrom(src: ScoreTable, srcC: number, c: number, n: number): void {
-		for (const m of ROW_METRICS) this.values[m][c * this.N + n] = src.values[m][srcC * src.N + n];
+		for (const m of METRIC_NAMES) this.values[m][c * this.N + n] = src.values[m][srcC * src.N + n];
 		const [from, to] = [(srcC * src.N + n) * src.P, (c * this.N + n) * this.P];
 		for (let i = 0; i < Math.min(this.P, src.P); i++) {
 			this.positionLogprob[to + i] = src.positionLogprob[from + i];
@@ -42,14 +39,14 @@ export class ScoreTable {
 	}
 
 	/** Prompt-mean of a metric for component c (over all N prompts). */
-	mean(metric: RowMetric, c = 0): number {
+	mean(metric: MetricName, c = 0): number {
 		let sum = 0;
 		for (let n = 0; n < this.N; n++) sum += this.values[metric][c * this.N + n];
 		return sum / this.N;
 	}
 
 	/** Per-prompt values of component c. */
-	row(metric: RowMetric, c = 0): number[] {
+	row(metric: MetricName, c = 0): number[] {
 		return Array.from(this.values[metric].subarray(c * this.N, (c + 1) * this.N));
 	}
 }

@@ -5,7 +5,7 @@
 // of a scan, and attention to operands against the reference's captured hook_pattern.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ablationScan } from '../../src/lib/core/experiments/ablation';
-import { operandAttention, operandRoles } from '../../src/lib/core/experiments/attention';
+import { operandAttention, operandRoles } from '../../src/lib/core/experiments/operandAttention';
 import { faithfulness } from '../../src/lib/core/experiments/faithfulness';
 import { promptMetrics } from '../../src/lib/core/experiments/metrics';
 import { cleanRow } from '../../src/lib/core/experiments/prompts';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { counterfactualSubset, encodePromptSet } from '../../src/lib/core/experiments/prompts';
 import { DigitTokensError, mulDigits } from '../../src/lib/core/experiments/multiplication';
-import { operandRoles } from '../../src/lib/core/experiments/attention';
+import { operandRoles } from '../../src/lib/core/experiments/operandAttention';
 import { answerTokenTexts, characterTokens, tokenizeScored } from '../../src/lib/core/model/scoredTokens';
 import { createTokenizer, type ArithTokenizer } from '../../src/lib/core/model/tokenizer';
 import { TokenizeError } from '../../src/lib/core/model/errors';

@@ -12,5 +12,5 @@ export * from './patching';
 export * from './evaluate';
 export * from './methods';
 export * from './faithfulness';
-export * from './attention';
+export * from './operandAttention';
 export * from './multiplication';

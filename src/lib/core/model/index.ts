@@ -11,19 +11,13 @@ import { ModelLoadError, parseJson } from './errors';
 import { canonicalShapes, type Family, type Spec } from './spec';
 import type { Tensor } from './tensor';
 import { createTokenizer, type ArithTokenizer } from './tokenizer';
+import type { FileSource } from './sources';
 import { readCheckpoint } from './weights';
 
 export { ModelLoadError, TokenizeError } from './errors';
 export { createTokenizer, type ArithTokenizer } from './tokenizer';
 export { tokenizeScored, characterTokens, answerTokenTexts, type ScoredTokens } from './scoredTokens';
-export { urlSource, hubSource, filesSource, CACHE_NAME, type CacheLike, type HttpOptions } from './sources';
-
-/** Where a model's files come from. `read` resolves to null when the file does not exist. */
-export interface FileSource {
-	id: string;
-	revision?: string;
-	read(name: string, onProgress?: (loaded: number, total: number | null) => void): Promise<Uint8Array | null>;
-}
+export { urlSource, hubSource, filesSource, CACHE_NAME, type CacheLike, type FileSource, type HttpOptions } from './sources';
 
 export interface LoadedModel {
 	spec: Spec;

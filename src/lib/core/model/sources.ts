@@ -3,7 +3,13 @@
 // stream and are kept in the Cache API (when there is one) under a versioned key, so a second visit
 // loads offline and a format change only needs a new key.
 import { ModelLoadError } from './errors';
-import type { FileSource } from './index';
+
+/** Where a model's files come from. `read` resolves to null when the file does not exist. */
+export interface FileSource {
+	id: string;
+	revision?: string;
+	read(name: string, onProgress?: (loaded: number, total: number | null) => void): Promise<Uint8Array | null>;
+}
 
 export const CACHE_NAME = 'arithlens-v1';
 

@@ -5,7 +5,7 @@ import { ablationScore, promptMetrics } from '../src/lib/core/experiments/metric
 import { cleanRow, sequenceLength, type PromptSet } from '../src/lib/core/experiments/prompts';
 import { rowMacs } from '../src/lib/core/experiments/cost';
 import { maxOf } from '../src/lib/core/model/arrays';
-import type { HookName } from '../src/lib/core/model/hooks';
+import { hookName } from '../src/lib/core/model/hooks';
 import type { Tensor } from '../src/lib/core/model/tensor';
 import type { Engine } from '../src/lib/core/runtime/engine';
 
@@ -26,7 +26,7 @@ export async function naiveMeanHeadScan(engine: Engine, set: PromptSet, onHead?:
 	const tokens = set.prompts.map((p) => [...cleanRow(p), ...new Array<number>(T - sequenceLength(p)).fill(0)]);
 	const N = tokens.length;
 	const targets = { nPrompt: set.prompts.map((p) => p.prompt.length), answers: set.prompts.map((p) => p.answer) };
-	const hooks = Array.from({ length: L }, (_, l) => `blocks.${l}.attn.hook_z` as HookName);
+	const hooks = Array.from({ length: L }, (_, l) => hookName('attn.hook_z', l));
 	const clean = await engine.run(tokens, { hooks });
 	const cleanLogprob = promptMetrics(clean.logits, targets).logprob;
 	// mean z per position over the prompts that have the position, per layer: [L][T, H, dh]

@@ -1,6 +1,7 @@
 // `arithlens capture`: flag parsing and file output only; captureText (../capture.ts) computes.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { hookNameGroups } from '../../lib/core/model/hooks';
 import { loadModel } from '../../lib/core/model/index';
 import { captureText, encodePrompt, selectHooks } from '../capture';
 import { CLI_BACKENDS, type CliBackend } from '../engines';
@@ -9,6 +10,22 @@ import { DEFAULT_HUB_HOST, MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource }
 import { encodeCaptureJson, encodeSafetensors, formatOf, writeFileAtomic } from '../output';
 import { stderrProgress } from '../progress';
 import { prettyJson, tensorStats, topPredictions } from '../summary';
+
+/** The hook names (model/hooks.ts) under --hooks, wrapped at 100 columns; logits are always written. */
+const HOOK_LIST = wrapList(hookNameGroups().filter((g) => g !== 'logits'), ' '.repeat(27), 100);
+
+function wrapList(items: string[], indent: string, width: number): string {
+	const lines: string[] = [];
+	let line = '';
+	items.forEach((item, i) => {
+		const next = item + (i < items.length - 1 ? ',' : '');
+		if (line && indent.length + line.length + 1 + next.length > width) {
+			lines.push(line);
+			line = next;
+		} else line = line ? `${line} ${next}` : next;
+	});
+	return [...lines, line].map((l) => indent + l).join('\n');
+}
 
 export const HELP = `Usage: arithlens capture --model <dir|owner/name> --text <prompt> --out <file> [options]
 
@@ -22,10 +39,7 @@ Options:
       --hooks <list>       comma-separated hook names or globs ('*' matches any characters),
                            e.g. 'blocks.*.attn.hook_pattern,blocks.0.hook_resid_post' or '*';
                            default: none (logits only). Names as in TransformerLens:
-                           hook_embed, hook_pos_embed, blocks.L.hook_resid_pre,
-                           blocks.L.attn.hook_{q,k,v,attn_scores,pattern,z,result},
-                           blocks.L.hook_{attn_out,resid_mid,mlp_out,resid_post},
-                           blocks.L.mlp.hook_{pre,pre_linear,post}, ln_final.hook_normalized
+${HOOK_LIST}
       --revision <rev>     hub branch, tag or commit (default: main); hub ids only
       --hub-host <url>     hub to download from (default: ${DEFAULT_HUB_HOST}); hub ids only
       --backend <name>     node (onnxruntime-node, default) or wasm (onnxruntime-web, as in the browser)

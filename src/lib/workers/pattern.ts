@@ -1,7 +1,7 @@
 // Attention patterns of every head on one prompt (teacher-forced with its answer), for the head
 // detail view: one run with hook_pattern of each layer as outputs.
 import { answerTokenTexts, tokenizeScored } from '$lib/core/model';
-import type { HookName } from '$lib/core/model/hooks';
+import { hookName } from '$lib/core/model/hooks';
 import type { PatternArgs, PatternResult } from './protocol';
 import { session } from './session';
 
@@ -11,7 +11,7 @@ export async function attentionPatterns({ prompt, answer }: PatternArgs): Promis
 	const { prompt: promptIds, answer: answerIds } = tokenizeScored(model.tokenizer, prompt, answer);
 	const ids = [...promptIds, ...answerIds];
 	const T = ids.length;
-	const hooks = Array.from({ length: L }, (_, l): HookName => `blocks.${l}.attn.hook_pattern`);
+	const hooks = Array.from({ length: L }, (_, l) => hookName('attn.hook_pattern', l));
 	const { logits, cache } = await engine.run([ids], { hooks });
 	const patterns = new Float32Array(L * H * T * T);
 	hooks.forEach((h, l) => patterns.set(cache.get(h)!.data, l * H * T * T)); // each [1, H, T, T]

@@ -1,7 +1,6 @@
 // Shared state of one graph build: the writer, the spec, weight initializers, which hooks become
 // outputs and which interventions exist as inputs. attention.ts, mlp.ts and forward.ts read it.
-import type { HookName } from '../model/hooks';
-import { allHookNames } from '../model/hooks';
+import { allHookNames, hookShape, type HookName } from '../model/hooks';
 import type { Spec } from '../model/spec';
 import { canonicalShapes } from '../model/spec';
 import type { Tensor } from '../model/tensor';
@@ -66,18 +65,8 @@ export const T = 'T';
 export const P = 'P';
 export const K = 'K';
 
-/** Shape of a hook point (DESIGN §3), batch first. */
-export function hookDims(s: Spec, hook: HookName): Dim[] {
-	const { n_heads: H, n_kv_heads: K, d_head: dh, d_model: D, d_mlp: M, d_vocab: V } = s;
-	const leaf = hook.slice(hook.lastIndexOf('.') + 1);
-	if (hook === 'logits') return [B, T, V];
-	if (leaf === 'hook_q' || leaf === 'hook_z') return [B, T, H, dh];
-	if (leaf === 'hook_k' || leaf === 'hook_v') return [B, T, K, dh];
-	if (leaf === 'hook_attn_scores' || leaf === 'hook_pattern') return [B, H, T, T];
-	if (leaf === 'hook_result') return [B, T, H, D];
-	if (hook.includes('.mlp.')) return [B, T, M];
-	return [B, T, D];
-}
+/** Shape of a hook point (DESIGN §3, the table in model/hooks.ts), batch first; its 'B' and 'T' are the dimParams B and T. */
+export const hookDims = (s: Spec, hook: HookName): Dim[] => hookShape(s, hook);
 
 export class BuildContext {
 	readonly g = new GraphWriter();

@@ -121,12 +121,7 @@ export function gatheredPromptMetrics(logits: Tensor, t: AnswerTargets): PromptM
  * answer repeat the last and are ignored), then the counterfactual's first token when given.
  */
 export function scoreTargets(t: AnswerTargets, P: number): number[][][] {
-	return t.answers.map((answer, b) =>
-		Array.from({ length: P }, (_, i) => {
-			const tok = answer[Math.min(i, answer.length - 1)];
-			return t.cfFirst ? [tok, t.cfFirst[b]] : [tok];
-		})
-	);
+	return t.answers.map((answer, b) => padSlots(answer, P).map((tok) => (t.cfFirst ? [tok, t.cfFirst[b]] : [tok])));
 }
 
 /**
@@ -164,10 +159,17 @@ export function scoredPromptMetrics(s: ScoreOutputs, t: AnswerTargets): PromptMe
 	return out;
 }
 
-/** The positions to gather per row (engine `positions`): nPrompt-1 … nPrompt-2+len, padded to equal length by repeating the last. */
+/**
+ * A row's per-answer-token values padded to P slots by repeating the last: the rows of a batch gather
+ * P = the longest answer's positions, and the slots past a row's own answer are read but never scored.
+ * Every scored position and scoring target of a batch is laid out so.
+ */
+export const padSlots = <T>(values: readonly T[], P: number): T[] => Array.from({ length: P }, (_, i) => values[Math.min(i, values.length - 1)]);
+
+/** The positions to gather per row (engine `positions`): nPrompt-1 … nPrompt-2+len, padded to the longest answer (padSlots). */
 export function scoredPositions(t: Pick<ScoringTargets, 'nPrompt' | 'answers'>): number[][] {
 	const P = maxOf(t.answers.map((a) => a.length));
-	return t.nPrompt.map((n, b) => Array.from({ length: P }, (_, i) => n - 1 + Math.min(i, t.answers[b].length - 1)));
+	return t.nPrompt.map((n, b) => padSlots(t.answers[b].map((_, i) => n - 1 + i), P));
 }
 
 const mean = (xs: readonly number[]): number => {

@@ -4,6 +4,7 @@
 // Prompts are grouped by sequence length: each group batches without padding.
 import { TokenizeError, answerTokenTexts, tokenizeScored, type ArithTokenizer } from '../model/index';
 import type { PromptRecord } from '../tasks/promptFile';
+import { padSlots } from './metrics';
 
 export interface EncodedPrompt {
 	/** Index in the record list. */
@@ -50,6 +51,8 @@ export const corruptRow = (p: EncodedPrompt): number[] => [...p.counterfactual!,
 export const sequenceLength = (p: EncodedPrompt): number => p.prompt.length + p.answer.length;
 /** Positions whose logits predict the answer tokens: n_prompt - 1 … n_prompt + n_answer - 2. */
 export const answerPositions = (p: EncodedPrompt): number[] => p.answer.map((_, i) => p.prompt.length - 1 + i);
+/** The positions a batch gathers from this prompt's row: its answer positions padded to P slots (padSlots). */
+export const scoredSlots = (p: EncodedPrompt, P: number): number[] => padSlots(answerPositions(p), P);
 
 /** Why a prompt's counterfactual cannot be used (it is then left out of the methods that need one). */
 export interface CounterfactualIssue {

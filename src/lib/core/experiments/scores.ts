@@ -3,7 +3,7 @@
 import type { Tensor } from '../model/tensor';
 import type { HookName } from '../model/hooks';
 import type { Engine, RunOptions, ScoreOutputs } from '../runtime/engine';
-import { gatheredPromptMetrics, METRIC_NAMES, scoredPromptMetrics, scoreTargets, type MetricName } from './metrics';
+import { gatheredPromptMetrics, METRIC_NAMES, padSlots, scoredPromptMetrics, scoreTargets, type MetricName } from './metrics';
 
 /** Metrics of C components × N prompts; per answer position up to P (NaN where a prompt's answer is shorter). */
 export class ScoreTable {
@@ -96,8 +96,8 @@ export function scoreRows(table: ScoreTable, scored: Tensor | ScoreOutputs, targ
 	const cf: number[] = [];
 	const withCf = targets.every((t) => t.cfFirst !== undefined);
 	for (const t of targets)
-		for (let i = 0; i < P; i++) {
-			slots.push([t.answer[Math.min(i, t.answer.length - 1)]]);
+		for (const tok of padSlots(t.answer, P)) {
+			slots.push([tok]);
 			cf.push(t.cfFirst ?? 0);
 		}
 	const perSlot = { answers: slots, cfFirst: withCf ? cf : undefined };

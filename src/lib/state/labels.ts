@@ -2,7 +2,7 @@
 // written first; with a padded answer each is a fixed place value (units first when reversed), so
 // it is labelled by its digit, otherwise only by its order.
 import { EOS, digitAtAnswerPosition, type Task } from '$lib/core/tasks';
-import type { ScanMethod } from '$lib/workers/protocol';
+import { METHODS, SCAN_METHODS, type ScanMethod } from '$lib/core/experiments/methods';
 
 const SUP = '⁰¹²³⁴⁵⁶⁷⁸⁹';
 const power = (k: number) => `10${[...String(k)].map((d) => SUP[Number(d)]).join('')}`;
@@ -30,28 +30,10 @@ export function answerPositionLabels(task: Task | null, P: number, tokens?: read
 	});
 }
 
-export const METHOD_LABELS: Record<ScanMethod, string> = {
-	zero: 'Zero ablation',
-	mean: 'Mean ablation',
-	resample: 'Resample ablation',
-	patch: 'Activation patching',
-	path: 'Path patching to logits'
-};
+const byMethod = <T>(f: (m: ScanMethod) => T) => Object.fromEntries(SCAN_METHODS.map((m) => [m, f(m)])) as Record<ScanMethod, T>;
+
+/** A method's name, from core's method table. */
+export const METHOD_LABELS = byMethod((m) => METHODS[m].label);
 
 /** What a method's score means, for legends and tooltips. */
-export const METHOD_SCORE_LABELS: Record<ScanMethod, string> = {
-	zero: 'logprob drop',
-	mean: 'logprob drop',
-	resample: 'logprob drop',
-	patch: 'restored fraction',
-	path: 'answer logit change'
-};
-
-/** Path patching's relative change is negative for key heads; the others rank high-first. */
-export const METHOD_RANK_BY: Record<ScanMethod, 'score' | 'abs' | 'ascending'> = {
-	zero: 'score',
-	mean: 'score',
-	resample: 'score',
-	patch: 'score',
-	path: 'ascending' // same order as the core ranking and the exports: most negative first
-};
+export const METHOD_SCORE_LABELS = byMethod((m) => METHODS[m].scoreLabel);

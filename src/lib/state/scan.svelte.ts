@@ -1,10 +1,10 @@
 // One head/MLP scan: the method, its progress (cancellable), and its result together with the
 // inputs it was computed on, so the view can say exactly what a map shows and when it is stale.
-import { headEntries, headReportJson, headTableCsv, makeProvenance, mlpEntries, type HeadEntry, type MlpEntry, type RankOrder } from '$lib/core/export';
-import type { ProvenanceInput } from '$lib/core/export';
+import { scanProvenance, type ScanMethod, type ScanSource } from '$lib/core/experiments/methods';
+import { headReportJson, headTableCsv, type HeadEntry, type MlpEntry } from '$lib/core/export';
 import type { PromptRecord } from '$lib/core/tasks';
 import { ABORT, type EngineClient } from '$lib/workers/engineClient';
-import type { ScanMethod, ScanProgress, ScanResult } from '$lib/workers/protocol';
+import type { ScanProgress, ScanResult } from '$lib/workers/protocol';
 import { DEFAULT_VIEW } from './viewUrl';
 
 /** What a scan was run on: enough to tell whether a result still matches the view, and to cite it. */
@@ -16,12 +16,9 @@ export interface ScanInputs {
 	method: ScanMethod;
 }
 
-export type ScanProvenance = Omit<ProvenanceInput, 'method' | 'metric' | 'timestamp'>;
+export type ScanProvenance = Omit<ScanSource, 'timestamp'>;
 
 export type ScanStatus = 'idle' | 'running' | 'done' | 'error' | 'cancelled';
-
-/** Path patching's relative logit change is negative for key heads, so it ranks low-first. */
-export const rankOrderOf = (method: ScanMethod): RankOrder => (method === 'path' ? 'ascending' : 'descending');
 
 const sameInputs = (a: ScanInputs | null, b: ScanInputs | null) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -46,36 +43,27 @@ export class ScanState {
 		return this.status === 'running';
 	}
 
+	/** Heads ranked as the exports rank them (1 = most important for this method), as the worker ranked them. */
+	entries = $derived<HeadEntry[]>(this.result?.entries ?? []);
+
+	mlpEntries = $derived<MlpEntry[]>(this.result?.mlps ?? []);
+
 	/** scores[layer][head] for the head map. */
 	heads = $derived.by((): number[][] => {
 		const r = this.result;
 		if (!r) return [];
-		return Array.from({ length: r.layers }, (_, l) => Array.from(r.score.subarray(l * r.heads, (l + 1) * r.heads)));
+		const grid = Array.from({ length: r.layers }, () => new Array<number>(r.heads).fill(NaN));
+		for (const e of r.entries) grid[e.layer][e.head] = e.score;
+		return grid;
 	});
 
-	mlp = $derived(this.result?.mlp ? Array.from(this.result.mlp) : undefined);
-
-	/** Heads ranked as the exports rank them (1 = most important for this method). */
-	entries = $derived.by((): HeadEntry[] => {
-		const r = this.result;
-		if (!r) return [];
-		const t = (data: Float32Array | undefined, shape: number[]) => (data ? { data, shape } : undefined);
-		return headEntries(
-			{
-				score: { data: r.score, shape: [r.layers, r.heads] },
-				accuracy_drop: t(r.accuracyDrop, [r.layers, r.heads]),
-				logprob_drop: t(r.logprobDrop, [r.layers, r.heads]),
-				position_accuracy_drop: t(r.positionAccuracyDrop, [r.layers, r.heads, r.positions])
-			},
-			rankOrderOf(r.method)
-		);
-	});
-
-	mlpEntries = $derived.by((): MlpEntry[] => {
-		const r = this.result;
-		if (!r?.mlp) return [];
-		const t = (data: Float32Array | undefined) => (data ? { data, shape: [r.layers] } : undefined);
-		return mlpEntries({ score: { data: r.mlp, shape: [r.layers] }, accuracy_drop: t(r.mlpAccuracyDrop), logprob_drop: t(r.mlpLogprobDrop) }, rankOrderOf(r.method));
+	/** score per MLP layer, or undefined when the scan has no MLP scores. */
+	mlp = $derived.by((): number[] | undefined => {
+		const m = this.result?.mlps;
+		if (!m?.length) return undefined;
+		const out = new Array<number>(this.result!.layers).fill(NaN);
+		for (const e of m) out[e.layer] = e.score;
+		return out;
 	});
 
 	/** True when the shown result was computed on other inputs than `now`. */
@@ -110,7 +98,7 @@ export class ScanState {
 	json(): string {
 		const r = this.result;
 		if (!r || !this.provenance) throw new Error('no scan result to export');
-		const provenance = makeProvenance({ ...this.provenance, method: r.method, metric: r.metric });
+		const provenance = scanProvenance(this.provenance, r);
 		return headReportJson({ provenance, clean: r.clean, heads: this.entries, mlps: this.mlpEntries });
 	}
 

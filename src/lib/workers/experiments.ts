@@ -1,9 +1,9 @@
 // The worker's measurements, all through core experiments on one ScanContext per (engine, prompt
 // set), so evaluation, scans, attention summaries and faithfulness share the clean and corrupted
-// runs: accuracy (with per-digit / per-subtask rates for multiplication), scans flattened into the
-// ScanResult the page draws, attention from answer positions to operands, circuit faithfulness.
+// runs: accuracy (with per-digit / per-subtask rates for multiplication), scans ranked by core's
+// runMethod (as the CLI ranks them), attention from answer positions to operands, circuit faithfulness.
 import {
-	ablationScan,
+	counterfactualNeed,
 	counterfactualSubset,
 	DigitTokensError,
 	encodePromptSet,
@@ -12,10 +12,8 @@ import {
 	mulDigits,
 	mulSubtasks,
 	operandAttention,
-	pathPatchScan,
-	patchScan,
+	runMethod,
 	ScanContext,
-	type AblationMethod,
 	type AblationResult,
 	type FaithfulnessResult,
 	type MulSubtaskReport
@@ -63,8 +61,6 @@ export async function evaluate(prompts: PromptRecord[], signal: AbortSignal, onP
 	return { n: ev.n, accuracy: ev.accuracy, logprob: ev.logprob, perPosition: ev.per_position_accuracy, ...(await mulReport(ctx, prompts)) };
 }
 
-const f32 = (t: { data: Float32Array } | undefined) => t?.data;
-
 /**
  * Patching needs a counterfactual: the context of the prompts that have a usable one (the others are
  * left out and counted, as in the CLI); an error when none has.
@@ -79,37 +75,22 @@ function counterfactualContext(prompts: PromptRecord[], method: string): { ctx: 
 
 export async function scan(args: ScanArgs, signal: AbortSignal, onProgress: Progress): Promise<ScanResult> {
 	const started = performance.now();
-	const patching = args.method === 'patch' || args.method === 'path';
+	const patching = counterfactualNeed(args.method, 'logprob') === 'prompt';
 	const { ctx, leftOut } = patching ? counterfactualContext(args.prompts, `${args.method === 'patch' ? 'activation' : 'path'} patching`) : { ctx: scanContext(args.prompts), leftOut: undefined };
-	const { n_layers: L, n_heads: H } = ctx.spec;
-	const options = { signal, onProgress };
-	const common = { layers: L, heads: H, n: ctx.set.prompts.length, leftOut };
-	const ms = () => performance.now() - started;
-	if (args.method === 'patch') {
-		const r = await patchScan(ctx, options);
-		return { ...common, method: 'patch', metric: 'logprob', score: r.heads.logprob!.data, mlp: f32(r.mlps?.logprob), positions: 0, clean: r.clean, ms: ms() };
-	}
-	if (args.method === 'path') {
-		const r = await pathPatchScan(ctx, options);
-		return { ...common, method: 'path', metric: 'answer_logit_rel', score: r.heads.data, positions: 0, clean: r.clean, ms: ms() };
-	}
-	const r = await ablationScan(ctx, { ...options, method: args.method as AblationMethod, seed: args.seed });
-	const heads = r.heads!;
+	const r = await runMethod(ctx, { method: args.method, seed: args.seed, signal, onProgress });
+	const ablation = r.scan.method === 'patch' || r.scan.method === 'path' ? undefined : r.scan.result;
 	return {
-		...common,
-		method: args.method,
-		metric: 'logprob',
-		score: heads.metrics.logprob!.data,
-		accuracyDrop: f32(heads.metrics.accuracy),
-		logprobDrop: f32(heads.metrics.logprob),
-		positionAccuracyDrop: heads.position_accuracy.data,
-		positions: heads.position_accuracy.shape[2],
-		mlp: f32(r.mlps?.metrics.logprob),
-		mlpAccuracyDrop: f32(r.mlps?.metrics.accuracy),
-		mlpLogprobDrop: f32(r.mlps?.metrics.logprob),
+		method: r.method,
+		metric: r.metric,
+		layers: ctx.spec.n_layers,
+		heads: ctx.spec.n_heads,
+		entries: r.heads,
+		mlps: r.mlps,
 		clean: r.clean,
-		...(await mulReport(ctx, args.prompts, r)),
-		ms: ms()
+		n: r.n,
+		leftOut,
+		...(ablation ? await mulReport(ctx, args.prompts, ablation) : {}),
+		ms: performance.now() - started
 	};
 }
 

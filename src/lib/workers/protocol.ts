@@ -3,6 +3,8 @@
 // `cancel` aborts the AbortSignal the worker handed to that call. Large arrays travel as
 // Float32Array (transferred, not copied).
 import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
+import type { ScanMethod } from '$lib/core/experiments/methods';
+import type { HeadEntry, MlpEntry } from '$lib/core/export';
 import type { TokenizerFiles } from '$lib/core/model';
 import type { Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
@@ -55,8 +57,7 @@ export interface Accuracy {
 	mulUnavailable?: string;
 }
 
-export type ScanMethod = 'zero' | 'mean' | 'resample' | 'patch' | 'path';
-export const SCAN_METHODS: readonly ScanMethod[] = ['zero', 'mean', 'resample', 'patch', 'path'];
+export { SCAN_METHODS, type ScanMethod } from '$lib/core/experiments/methods';
 
 export interface ScanArgs {
 	method: ScanMethod;
@@ -71,20 +72,17 @@ export interface ScanProgress {
 	stage?: string;
 }
 
-/** Scores per component; [L, H] row-major for heads, [L] for MLPs, [L, H, P] per answer position. */
+/** A scan ranked in the worker by core's runMethod, as the exports rank it: the page uses the entries as given. */
 export interface ScanResult {
 	method: ScanMethod;
+	/** The metric the scores are in (provenance.metric). */
 	metric: string;
 	layers: number;
 	heads: number;
-	score: Float32Array;
-	accuracyDrop?: Float32Array;
-	logprobDrop?: Float32Array;
-	positionAccuracyDrop?: Float32Array;
-	positions: number;
-	mlp?: Float32Array;
-	mlpAccuracyDrop?: Float32Array;
-	mlpLogprobDrop?: Float32Array;
+	/** Every head in rank order (1 = most important), with accuracy, logprob and per-answer-position drops for ablations. */
+	entries: HeadEntry[];
+	/** MLP layers in rank order; empty where the scan has none (path patching, attention-only models). */
+	mlps: MlpEntry[];
 	clean: Record<string, number>;
 	n: number;
 	/** Prompts a patching scan left out for want of a usable counterfactual, and the first reason. */

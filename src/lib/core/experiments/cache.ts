@@ -2,12 +2,13 @@
 // the activations interventions draw on — every head's z, every MLP's hook_post, and the residual
 // stream at the blocks scan rows restart from. Rows are whole sequences (prompt + answer), batched per
 // sequence length within the memory budget.
-import type { HookName } from '../model/hooks';
+import { hookName, type HookName } from '../model/hooks';
 import { maxOf } from '../model/arrays';
 import type { Spec } from '../model/spec';
 import type { Engine } from '../runtime/engine';
-import { rowBytes, DEFAULT_MEMORY_BUDGET } from './cost';
-import { answerPositions, cleanRow, corruptRow, type PromptSet } from './prompts';
+import { forEachBatch, type BatchControl } from './batches';
+import { cachingRowBytes } from './cost';
+import { cleanRow, corruptRow, scoredSlots, type PromptSet } from './prompts';
 import { runScored, ScoreTable, scoreRows } from './scores';
 
 export type Base = 'clean' | 'corrupt';
@@ -31,11 +32,7 @@ export interface BaseRun {
 	resid: Map<number, Float32Array[]>;
 }
 
-export interface RunControl {
-	signal?: AbortSignal;
-	memoryBudget?: number;
-	/** Rows per forward, overriding the memory budget (tests use it to check batching changes nothing). */
-	batchRows?: number;
+export interface RunControl extends BatchControl {
 	/**
 	 * Score in the graph (default true): the engine returns log-normaliser, argmax and target logits
 	 * per scored position instead of the [rows, positions, vocab] logits, which JavaScript would score.
@@ -60,9 +57,9 @@ export async function baseRun(engine: Engine, set: PromptSet, base: Base, needs:
 	const residLayers = [...new Set(needs.residLayers ?? [])].filter((l) => l > 0).sort((a, b) => a - b);
 	const hooks: HookName[] = [];
 	for (let l = 0; l < L; l++) {
-		if (residLayers.includes(l)) hooks.push(`blocks.${l}.hook_resid_pre`);
-		if (needs.z) hooks.push(`blocks.${l}.attn.hook_z`);
-		if (needs.post && !s.attn_only) hooks.push(`blocks.${l}.mlp.hook_post`);
+		if (residLayers.includes(l)) hooks.push(hookName('hook_resid_pre', l));
+		if (needs.z) hooks.push(hookName('attn.hook_z', l));
+		if (needs.post && !s.attn_only) hooks.push(hookName('mlp.hook_post', l));
 	}
 	const run: BaseRun = {
 		base,
@@ -73,31 +70,23 @@ export async function baseRun(engine: Engine, set: PromptSet, base: Base, needs:
 	};
 	for (const group of set.groups) {
 		const T = group.length;
-		// hooks are outputs here, not inputs: count them as one row's worth of activations per layer
-		const perRow = rowBytes(s, { T, P: set.maxAnswer, heads: 'none', mlps: 'none', resid: false }) + 4 * T * L * (H * dh + M + D);
-		const size = control.batchRows ?? Math.max(1, Math.floor((control.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / perRow));
-		for (let at = 0; at < group.members.length; at += size) {
-			control.signal?.throwIfAborted();
-			const members = group.members.slice(at, at + size);
+		await forEachBatch(group.members, cachingRowBytes(s, T, set.maxAnswer), control, async (members) => {
 			const prompts = members.map((i) => set.prompts[i]);
 			const tokens = prompts.map(base === 'clean' ? cleanRow : corruptRow);
 			const P = maxOf(prompts.map((p) => p.answer.length));
-			const positions = prompts.map((p) => {
-				const pos = answerPositions(p);
-				return Array.from({ length: P }, (_, i) => pos[Math.min(i, pos.length - 1)]);
-			});
+			const positions = prompts.map((p) => scoredSlots(p, P));
 			const { scored, cache } = await runScored(engine, tokens, { hooks, positions }, prompts, control.score ?? true);
 			control.onForward?.(members.length, members.length * T, P, 0);
 			scoreRows(run.scores, scored, prompts, members.map(() => 0), members);
 			members.forEach((n, b) => {
 				for (const l of residLayers) {
-					const r = cache.get(`blocks.${l}.hook_resid_pre`)!.data;
+					const r = cache.get(hookName('hook_resid_pre', l))!.data;
 					run.resid.get(l)![n] = r.slice(b * T * D, (b + 1) * T * D);
 				}
 				if (run.z) {
 					const z = new Float32Array(L * H * T * dh);
 					for (let l = 0; l < L; l++) {
-						const src = cache.get(`blocks.${l}.attn.hook_z`)!.data; // [B, T, H, dh]
+						const src = cache.get(hookName('attn.hook_z', l))!.data; // [B, T, H, dh]
 						for (let h = 0; h < H; h++)
 							for (let t = 0; t < T; t++) {
 								const from = ((b * T + t) * H + h) * dh;
@@ -108,11 +97,11 @@ export async function baseRun(engine: Engine, set: PromptSet, base: Base, needs:
 				}
 				if (run.post) {
 					const post = new Float32Array(L * T * M);
-					for (let l = 0; l < L; l++) post.set(cache.get(`blocks.${l}.mlp.hook_post`)!.data.subarray(b * T * M, (b + 1) * T * M), l * T * M);
+					for (let l = 0; l < L; l++) post.set(cache.get(hookName('mlp.hook_post', l))!.data.subarray(b * T * M, (b + 1) * T * M), l * T * M);
 					run.post[n] = post;
 				}
 			});
-		}
+		});
 	}
 	return run;
 }

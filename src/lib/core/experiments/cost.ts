@@ -1,4 +1,4 @@
-// Cost model of a scan: bytes per batch row (to pick batch sizes from a memory budget), multiply-adds
+// Cost model of a scan: bytes per batch row (batches.ts sizes batches from them), multiply-adds
 // per row (reported as estimated FLOPs) and the choice of the blocks a scan restarts from, trading
 // the blocks it skips against building one more graph variant per restart block.
 import type { Spec } from '../model/spec';
@@ -56,9 +56,20 @@ export function rowBytes(s: Spec, r: RowShape): number {
 	return 4 * (floats + T + P + activations + 2 * P * s.d_vocab);
 }
 
-/** Rows per batch within `budget` bytes: at least 1. */
-export const rowsWithin = (s: Spec, r: RowShape, budget = DEFAULT_MEMORY_BUDGET): number =>
-	Math.max(1, Math.floor(budget / rowBytes(s, r)));
+/**
+ * Bytes of one base-run row of T tokens scored at P positions. Its hooks are outputs here, not inputs:
+ * counted as one row's worth of z, hook_post and residual per block, whichever the run keeps.
+ */
+export function cachingRowBytes(s: Spec, T: number, P: number): number {
+	const { n_layers: L, n_heads: H, d_head: dh, d_mlp: M, d_model: D } = s;
+	return rowBytes(s, { T, P, heads: 'none', mlps: 'none', resid: false }) + 4 * T * L * (H * dh + M + D);
+}
+
+/** Bytes of one row of T tokens returning every block's hook_pattern [H, T, T] (operand attention). */
+export function patternRowBytes(s: Spec, T: number): number {
+	const { n_layers: L, n_heads: H } = s;
+	return rowBytes(s, { T, P: 1, heads: 'none', mlps: 'none', resid: false }) + 4 * L * H * T * T;
+}
 
 /** Weights a graph starting at block `start` holds. */
 export function graphParams(s: Spec, start: number): number {

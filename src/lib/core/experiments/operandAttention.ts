@@ -4,12 +4,13 @@
 // text (the last two digit runs = a and b, the non-space text between = operator, last '=' after b) and
 // mapped to token positions through the tokenizer; a token holding several digits (GPT-2's `816`)
 // counts for each of them.
-import type { HookName } from '../model/hooks';
+import { hookName } from '../model/hooks';
 import { maxOf } from '../model/arrays';
 import { characterTokens, type ArithTokenizer } from '../model/index';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
-import { DEFAULT_MEMORY_BUDGET, rowBytes } from './cost';
+import { forEachBatch } from './batches';
+import { patternRowBytes } from './cost';
 import { answerPositions, cleanRow } from './prompts';
 import type { ScanContext, ScanOptions } from './scan';
 
@@ -59,16 +60,12 @@ export async function operandAttention(ctx: ScanContext, records: readonly Promp
 	const sum = new Float64Array(L * H * A * K);
 	const counts = new Int32Array(A * K);
 	const targetTokens = (r: OperandRoles): number[][] => [...Array.from({ length: da }, (_, j) => (j < r.a.length ? [r.a[j]] : [])), r.op, ...Array.from({ length: db }, (_, j) => (j < r.b.length ? [r.b[j]] : [])), r.eq];
-	const hooks = Array.from({ length: L }, (_, l) => `blocks.${l}.attn.hook_pattern` as HookName);
+	const hooks = Array.from({ length: L }, (_, l) => hookName('attn.hook_pattern', l));
 
 	for (const group of set.groups) {
 		const T = group.length;
 		const scored = group.members.filter((n) => roles[n]); // prompts without two operands have no roles
-		const perRow = rowBytes(s, { T, P: 1, heads: 'none', mlps: 'none', resid: false }) + 4 * L * H * T * T;
-		const size = options.batchRows ?? Math.max(1, Math.floor((options.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / perRow));
-		for (let at = 0; at < scored.length; at += size) {
-			options.signal?.throwIfAborted();
-			const members = scored.slice(at, at + size);
+		await forEachBatch(scored, patternRowBytes(s, T), options, async (members, at) => {
 			const tokens = members.map((n) => cleanRow(set.prompts[n]));
 			const { cache } = await engine.run(tokens, { hooks, positions: members.map(() => [0]) });
 			members.forEach((n, b) => {
@@ -89,7 +86,7 @@ export async function operandAttention(ctx: ScanContext, records: readonly Promp
 				});
 			});
 			options.onProgress?.({ done: at + members.length, total: scored.length, stage: 'attention' });
-		}
+		});
 	}
 	const attention = new Float32Array(sum.length);
 	for (let i = 0; i < sum.length; i++) {

@@ -228,7 +228,9 @@ def patch_scan(model, data, position=None):
 def path_patch_scan(model, data):
     """Path patching to logits: sender head takes its corrupted-run z, every other head is frozen at
     its clean-run z, MLPs and norms recompute. score = mean over prompts of
-    (logit_patched - logit_clean) / |logit_clean| for the correct first answer token."""
+    (logit_patched - logit_clean) / |logit_clean| for the correct first answer token. Also returns the
+    per-prompt changes [L, H, B] and the clean logits: an error e in a logit moves a prompt's score by
+    about e (1 + |score|) / |logit_clean|, so comparisons need them for their tolerance."""
     s = model.spec
     clean_t, corrupt_t = data["clean"], data["corrupt"]
     args = (data["n_prompt"], data["answers"], data["cf_first"])
@@ -236,11 +238,13 @@ def path_patch_scan(model, data):
     zc, zx = z_of(model, clean_t), z_of(model, corrupt_t)
     B = clean_t.shape[0]
     out = torch.zeros(s.n_layers, s.n_heads)
+    per_prompt = torch.zeros(s.n_layers, s.n_heads, B)
     for l, h in head_rows(s):
         mask = torch.zeros(B, s.n_layers, s.n_heads)
         repl = zc.clone()
         repl[:, l, h] = zx[:, l, h]
         logits, _ = model(clean_t, interventions={"head_mask": mask, "head_repl": repl})
         pl = metrics(logits, clean_t, *args)["answer_logit"]
-        out[l, h] = ((pl - base) / base.abs()).mean()
-    return {"heads": {"answer_logit_rel": out}}
+        per_prompt[l, h] = (pl - base) / base.abs()
+        out[l, h] = per_prompt[l, h].mean()
+    return {"heads": {"answer_logit_rel": out}, "per_prompt": {"answer_logit_rel": per_prompt}, "answer_logit": base}

@@ -175,12 +175,15 @@ class Reference(nn.Module):
         b = self.w(prefix + ".b")
         return x + b if b is not None else x
 
-    def forward(self, tokens, hooks=(), interventions=None):
+    def forward(self, tokens, hooks=(), interventions=None, logits_at=None):
         """tokens [B, T] int64 -> (logits [B, T, V], cache {hook name: tensor}).
 
         hooks: hook names to cache. interventions: dict with optional keys
           head_mask [B,L,H] or [B,L,H,T] (1 keeps), head_repl [B,L,H,T,dh],
           mlp_mask [B,L] or [B,L,M], mlp_repl [B,L,T,M]; z' = m z + (1 - m) r.
+        logits_at: [B, P] positions to unembed; logits are then [B, P, V]. Each position's logits depend
+          on its own residual only, so the values are the same (to rounding); a scan reads a few positions of a
+          vocabulary of up to ~150k.
         """
         s, hooks = self.spec, set(hooks)
         iv = interventions or {}
@@ -212,6 +215,8 @@ class Reference(nn.Module):
                 mlp_out = self.mlp(l, self.norm(resid_mid, p + "ln2"), hook, iv)
                 x = hook(p + "hook_resid_post", resid_mid + mlp_out)
         x = hook("ln_final.hook_normalized", self.norm(x, "ln_final"))  # after weight and bias
+        if logits_at is not None:
+            x = x.gather(1, logits_at[..., None].expand(-1, -1, x.shape[-1]))  # [B, P, D]
         W_U = self.w("W_E").t() if s.tied else self.w("W_U")
         logits = x @ W_U
         if s.unembed_bias:

@@ -54,6 +54,11 @@ function uniqueHeads(spec: Spec, heads: readonly HeadRef[]): HeadRef[] {
 	});
 }
 
+/** The layers holding `heads`, each once, in numeric order (2 before 10). */
+export function layersOf(heads: readonly HeadRef[]): number[] {
+	return [...new Set(heads.map((h) => h.layer))].sort((a, b) => a - b);
+}
+
 export function loraPlan(spec: Spec, heads: readonly HeadRef[], options: LoraOptions = {}): LoraConfigJson {
 	const { r = 8, lora_alpha = 16, lora_dropout = 0.05 } = options;
 	const chosen = uniqueHeads(spec, heads);
@@ -67,7 +72,7 @@ export function loraPlan(spec: Spec, heads: readonly HeadRef[], options: LoraOpt
 		bias: 'none',
 		...(t.modules ? { target_modules: t.modules } : {}),
 		...(t.parameters ? { target_parameters: t.parameters(spec.n_kv_heads < spec.n_heads) } : {}),
-		layers_to_transform: [...new Set(chosen.map((h) => h.layer))].sort((a, b) => a - b),
+		layers_to_transform: layersOf(chosen),
 		layers_pattern: t.layers,
 		fan_in_fan_out: spec.family === 'gpt2'
 	};

@@ -98,7 +98,8 @@ export class ScanState {
 	json(): string {
 		const r = this.result;
 		if (!r || !this.provenance) throw new Error('no scan result to export');
-		const provenance = scanProvenance(this.provenance, r);
+		// n is what the scores average over: patching leaves out prompts without a usable counterfactual
+		const provenance = scanProvenance({ ...this.provenance, n_prompts: r.n }, r);
 		return headReportJson({ provenance, clean: r.clean, heads: this.entries, mlps: this.mlpEntries });
 	}
 

@@ -2,8 +2,9 @@
 // the set kept, with every head ablated, against random sets of the same size; measured on request.
 import type { AblationMethod, FaithfulnessResult } from '$lib/core/experiments';
 import type { PromptRecord } from '$lib/core/tasks';
-import { ABORT, type EngineClient } from '$lib/workers/engineClient';
+import type { EngineClient } from '$lib/workers/engineClient';
 import type { ScanProgress } from '$lib/workers/protocol';
+import { Latest } from './latest';
 import type { HeadRef } from './selection.svelte';
 
 export class CircuitState {
@@ -15,7 +16,7 @@ export class CircuitState {
 	error = $state('');
 
 	#client: EngineClient;
-	#abort: AbortController | null = null;
+	#latest = new Latest();
 
 	constructor(client: EngineClient) {
 		this.#client = client;
@@ -26,25 +27,17 @@ export class CircuitState {
 	}
 
 	async measure(prompts: PromptRecord[], heads: HeadRef[], method: AblationMethod, seed: number, key: string): Promise<void> {
-		this.#abort?.abort();
-		const abort = (this.#abort = new AbortController());
 		[this.running, this.error, this.progress] = [true, '', null];
-		try {
-			const result = await this.#client.call(
-				'faithfulness',
-				{ prompts: $state.snapshot(prompts) as PromptRecord[], heads: $state.snapshot(heads), method, seed },
-				{ signal: abort.signal, onProgress: (p) => this.#abort === abort && (this.progress = p) }
-			);
-			[this.result, this.key] = [result, key];
-		} catch (e) {
-			if (this.#abort === abort && (e as Error).name !== ABORT) this.error = (e as Error).message;
-		} finally {
-			if (this.#abort === abort) [this.running, this.progress] = [false, null];
-		}
+		const args = { prompts: $state.snapshot(prompts) as PromptRecord[], heads: $state.snapshot(heads), method, seed };
+		await this.#latest.run((signal) => this.#client.call('faithfulness', args, { signal, onProgress: (p) => !signal.aborted && (this.progress = p) }), {
+			result: (result) => ([this.result, this.key] = [result, key]),
+			error: (message) => (this.error = message),
+			settled: () => ([this.running, this.progress] = [false, null])
+		});
 	}
 
 	cancel(): void {
-		this.#abort?.abort();
+		this.#latest.cancel();
 	}
 
 	clear(): void {

@@ -3,8 +3,9 @@
 import { createTokenizer, estimateBytes, type ArithTokenizer } from '$lib/core/model';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { TrainingLog } from '$lib/core/model/trainingLog';
-import { ABORT, type EngineClient } from '$lib/workers/engineClient';
+import type { EngineClient } from '$lib/workers/engineClient';
 import type { Accuracy, BackendChoice, LoadProgress, ModelInfo, ModelSourceSpec } from '$lib/workers/protocol';
+import { Latest } from './latest';
 import type { ModelRef } from './viewUrl';
 
 export interface BundledModel {
@@ -74,7 +75,7 @@ export class ModelState {
 	tokenizer = $state.raw<ArithTokenizer | null>(null);
 
 	#client: EngineClient;
-	#evalAbort: AbortController | null = null;
+	#evaluation = new Latest();
 	#loadSeq = 0;
 	#lastChoice: ModelChoice | null = null;
 
@@ -116,7 +117,7 @@ export class ModelState {
 		const seq = ++this.#loadSeq;
 		this.#lastChoice = choice;
 		this.tooLarge = null;
-		this.#evalAbort?.abort();
+		this.#evaluation.cancel();
 		this.ref = choice.kind === 'files' ? null : choice;
 		this.label = describe(choice);
 		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null, tokenizer: null });
@@ -160,17 +161,14 @@ export class ModelState {
 	}
 
 	async evaluate(prompts: PromptRecord[]): Promise<void> {
-		this.#evalAbort?.abort();
-		const abort = (this.#evalAbort = new AbortController());
 		this.evaluating = true;
 		this.accuracyError = '';
-		try {
-			this.accuracy = await this.#client.call('evaluate', { prompts: $state.snapshot(prompts) as PromptRecord[] }, { signal: abort.signal });
-		} catch (e) {
-			if ((e as Error).name !== ABORT) [this.accuracy, this.accuracyError] = [null, (e as Error).message];
-		} finally {
-			if (this.#evalAbort === abort) this.evaluating = false;
-		}
+		const args = { prompts: $state.snapshot(prompts) as PromptRecord[] };
+		await this.#evaluation.run((signal) => this.#client.call('evaluate', args, { signal }), {
+			result: (accuracy) => (this.accuracy = accuracy),
+			error: (message) => ([this.accuracy, this.accuracyError] = [null, message]),
+			settled: () => (this.evaluating = false)
+		});
 	}
 
 	async #loadTrainingLog(id: string, seq: number) {

@@ -1,0 +1,128 @@
+// The state classes that call the worker keep their newest request only, and starting one cancels the
+// one before (through the call's AbortSignal, as EngineClient does): CircuitState.measure and
+// ModelState.evaluate with a stand-in client whose answers the test releases in any order.
+import { describe, expect, it } from 'vitest';
+import { CircuitState } from '../../src/lib/state/circuit.svelte';
+import { Latest } from '../../src/lib/state/latest';
+import { ModelState } from '../../src/lib/state/model.svelte';
+import type { EngineClient } from '../../src/lib/workers/engineClient';
+import type { FaithfulnessResult } from '../../src/lib/core/experiments';
+
+interface Pending {
+	type: string;
+	args: unknown;
+	signal?: AbortSignal;
+	progress?: (p: unknown) => void;
+	resolve(v: unknown): void;
+	reject(e: Error): void;
+}
+
+const abortError = () => Object.assign(new Error('cancelled'), { name: 'AbortError' });
+
+/** Calls wait until the test resolves or rejects them; an aborted call rejects at once, as EngineClient's. */
+function standIn() {
+	const calls: Pending[] = [];
+	const client = {
+		call(type: string, args: unknown, opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void } = {}) {
+			return new Promise((resolve, reject) => {
+				opts.signal?.addEventListener('abort', () => reject(abortError()), { once: true });
+				calls.push({ type, args, signal: opts.signal, progress: opts.onProgress, resolve, reject });
+			});
+		}
+	} as unknown as EngineClient;
+	return { client, calls };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+const result = (k: number) => ({ k }) as unknown as FaithfulnessResult;
+const heads = [{ layer: 1, head: 0 }];
+
+describe('Latest', () => {
+	it('keeps the newest outcome, aborts the one before, and drop silences the running one', async () => {
+		const latest = new Latest();
+		const seen: string[] = [];
+		const on = (tag: string) => ({ result: (v: number) => seen.push(`${tag}=${v}`), error: (m: string) => seen.push(`${tag}!${m}`), settled: () => seen.push(`${tag} settled`) });
+		let first!: AbortSignal;
+		let release!: (v: number) => void;
+		const a = latest.run((signal) => ((first = signal), new Promise<number>((r) => (release = r))), on('a'));
+		const b = latest.run(() => Promise.resolve(2), on('b'));
+		expect(first.aborted).toBe(true);
+		release(1);
+		await Promise.all([a, b]);
+		expect(seen).toEqual(['b=2', 'b settled']);
+
+		const c = latest.run(() => Promise.reject(abortError()), on('c'));
+		await c;
+		expect(seen.slice(2)).toEqual(['c settled']); // a cancelled request is not an error
+		const d = latest.run(() => Promise.reject(new Error('boom')), on('d'));
+		await d;
+		expect(seen.slice(3)).toEqual(['d!boom', 'd settled']);
+		const e = latest.run(() => new Promise<number>((r) => setTimeout(() => r(5), 0)), on('e'));
+		latest.drop();
+		await e;
+		expect(seen.slice(5)).toEqual([]);
+	});
+});
+
+describe('CircuitState', () => {
+	it('shows the newest measurement only; progress of a cancelled one is dropped', async () => {
+		const { client, calls } = standIn();
+		const circuit = new CircuitState(client);
+		const first = circuit.measure([], heads, 'mean', 0, 'first');
+		expect(circuit.running).toBe(true);
+		calls[0].progress!({ done: 1, total: 4 });
+		expect(circuit.progress).toEqual({ done: 1, total: 4 });
+		const second = circuit.measure([], heads, 'zero', 0, 'second');
+		expect(calls[0].signal!.aborted).toBe(true);
+		expect(calls[1].args).toEqual({ prompts: [], heads, method: 'zero', seed: 0 });
+		calls[0].progress!({ done: 2, total: 4 });
+		expect(circuit.progress).toBeNull();
+		calls[0].resolve(result(1));
+		calls[1].resolve(result(2));
+		await Promise.all([first, second]);
+		expect([circuit.result, circuit.key, circuit.running, circuit.error]).toEqual([result(2), 'second', false, '']);
+	});
+
+	it('cancel stops the run without an error and keeps the last result; a failure is shown', async () => {
+		const { client, calls } = standIn();
+		const circuit = new CircuitState(client);
+		const ok = circuit.measure([], heads, 'mean', 0, 'a');
+		calls[0].resolve(result(1));
+		await ok;
+		const cancelled = circuit.measure([], heads, 'mean', 1, 'b');
+		circuit.cancel();
+		await cancelled;
+		expect([circuit.result, circuit.key, circuit.running, circuit.progress, circuit.error]).toEqual([result(1), 'a', false, null, '']);
+		const failed = circuit.measure([], heads, 'mean', 2, 'c');
+		calls[2].reject(new Error('worker failed'));
+		await failed;
+		expect([circuit.key, circuit.running, circuit.error]).toEqual(['a', false, 'worker failed']);
+		circuit.clear();
+		expect([circuit.result, circuit.key, circuit.error]).toEqual([null, '', '']);
+	});
+});
+
+describe('ModelState.evaluate', () => {
+	it('a newer evaluation cancels the older; loading a model cancels it without an error', async () => {
+		const { client, calls } = standIn();
+		const model = new ModelState(client);
+		const first = model.evaluate([]);
+		const second = model.evaluate([]);
+		expect(calls.map((c) => [c.type, c.signal!.aborted])).toEqual([['evaluate', true], ['evaluate', false]]);
+		calls[1].resolve({ accuracy: 0.5 });
+		await Promise.all([first, second]);
+		expect([model.accuracy, model.evaluating, model.accuracyError]).toEqual([{ accuracy: 0.5 }, false, '']);
+
+		const third = model.evaluate([]);
+		calls[2].reject(new Error('no engine'));
+		await third;
+		expect([model.accuracy, model.evaluating, model.accuracyError]).toEqual([null, false, 'no engine']);
+
+		const fourth = model.evaluate([]);
+		void model.load({ kind: 'hub', id: 'owner/m', revision: 'main' });
+		await tick();
+		await fourth;
+		expect(calls[3].signal!.aborted).toBe(true);
+		expect([model.evaluating, model.accuracyError]).toEqual([false, '']);
+	});
+});

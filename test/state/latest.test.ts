@@ -1,12 +1,14 @@
 // The state classes that call the worker keep their newest request only, and starting one cancels the
 // one before (through the call's AbortSignal, as EngineClient does): CircuitState.measure and
-// ModelState.evaluate with a stand-in client whose answers the test releases in any order.
+// ModelState.evaluate and ScanState.run with a stand-in client whose answers the test releases in any order.
 import { describe, expect, it } from 'vitest';
 import { CircuitState } from '../../src/lib/state/circuit.svelte';
 import { Latest } from '../../src/lib/state/latest';
 import { ModelState } from '../../src/lib/state/model.svelte';
+import { ScanState, type ScanInputs, type ScanProvenance } from '../../src/lib/state/scan.svelte';
 import type { EngineClient } from '../../src/lib/workers/engineClient';
 import type { FaithfulnessResult } from '../../src/lib/core/experiments';
+import type { ScanResult } from '../../src/lib/workers/protocol';
 
 interface Pending {
 	type: string;
@@ -124,5 +126,36 @@ describe('ModelState.evaluate', () => {
 		await fourth;
 		expect(calls[3].signal!.aborted).toBe(true);
 		expect([model.evaluating, model.accuracyError]).toEqual([false, '']);
+	});
+});
+
+describe('ScanState.run', () => {
+	const inputs = (seed: number): ScanInputs => ({ model: 'm', backend: 'wasm', task: 'add:2', seed, method: 'mean' });
+	const provenance = {} as ScanProvenance;
+	const scanResult = (n: number) => ({ n, layers: 0, heads: 0, entries: [], mlps: [] }) as unknown as ScanResult;
+
+	it('a newer run supersedes the older; cancel says cancelled, a failure says error', async () => {
+		const { client, calls } = standIn();
+		const scan = new ScanState(client);
+		const first = scan.run([], inputs(1), provenance);
+		const second = scan.run([], inputs(2), provenance);
+		expect(calls[0].signal!.aborted).toBe(true);
+		expect(calls[1].args).toEqual({ method: 'mean', prompts: [], seed: 2 });
+		calls[1].progress!({ done: 1, total: 2 });
+		expect(scan.progress).toEqual({ done: 1, total: 2 });
+		calls[1].resolve(scanResult(2));
+		await Promise.all([first, second]);
+		expect([scan.status, scan.result, scan.inputs, scan.progress, scan.error]).toEqual(['done', scanResult(2), inputs(2), null, '']);
+
+		const cancelled = scan.run([], inputs(3), provenance);
+		scan.cancel();
+		await cancelled;
+		expect([scan.status, scan.result, scan.inputs, scan.progress, scan.error]).toEqual(['cancelled', scanResult(2), inputs(2), null, '']);
+		expect(scan.isStale(inputs(3))).toBe(true);
+
+		const failed = scan.run([], inputs(4), provenance);
+		calls[3].reject(new Error('out of memory'));
+		await failed;
+		expect([scan.status, scan.error, scan.progress]).toEqual(['error', 'out of memory', null]);
 	});
 });

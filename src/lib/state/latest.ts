@@ -7,7 +7,9 @@ export interface Outcome<T> {
 	result(value: T): void;
 	/** A failure of the newest request; a cancelled one (AbortError) is not an error. */
 	error(message: string): void;
-	settled(): void;
+	/** The newest request was cancelled (cancel(), or its signal aborted). */
+	cancelled?(): void;
+	settled?(): void;
 }
 
 export class Latest {
@@ -37,9 +39,11 @@ export class Latest {
 			const value = await work(abort.signal);
 			if (seq === this.#seq) on.result(value);
 		} catch (e) {
-			if (seq === this.#seq && (e as Error).name !== ABORT) on.error((e as Error).message);
+			if (seq !== this.#seq) return;
+			if ((e as Error).name === ABORT) on.cancelled?.();
+			else on.error((e as Error).message);
 		} finally {
-			if (seq === this.#seq) on.settled();
+			if (seq === this.#seq) on.settled?.();
 		}
 	}
 }

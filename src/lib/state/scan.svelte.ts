@@ -3,8 +3,9 @@
 import { scanProvenance, type ScanMethod, type ScanSource } from '$lib/core/experiments/methods';
 import { headReportJson, headTableCsv, type HeadEntry, type MlpEntry } from '$lib/core/export';
 import type { PromptRecord } from '$lib/core/tasks';
-import { ABORT, type EngineClient } from '$lib/workers/engineClient';
+import type { EngineClient } from '$lib/workers/engineClient';
 import type { ScanProgress, ScanResult } from '$lib/workers/protocol';
+import { Latest } from './latest';
 import { DEFAULT_VIEW } from './viewUrl';
 
 /** What a scan was run on: enough to tell whether a result still matches the view, and to cite it. */
@@ -33,7 +34,7 @@ export class ScanState {
 	error = $state('');
 
 	#client: EngineClient;
-	#abort: AbortController | null = null;
+	#latest = new Latest();
 
 	constructor(client: EngineClient) {
 		this.#client = client;
@@ -72,21 +73,13 @@ export class ScanState {
 	}
 
 	async run(prompts: PromptRecord[], inputs: ScanInputs, provenance: ScanProvenance): Promise<void> {
-		this.#abort?.abort();
-		const abort = (this.#abort = new AbortController());
 		Object.assign(this, { status: 'running', error: '', progress: { done: 0, total: 1 } });
-		try {
-			const result = await this.#client.call(
-				'scan',
-				{ method: inputs.method, prompts: $state.snapshot(prompts) as PromptRecord[], seed: inputs.seed },
-				{ signal: abort.signal, onProgress: (p) => this.#abort === abort && (this.progress = p) }
-			);
-			Object.assign(this, { result, inputs, provenance, status: 'done', progress: null });
-		} catch (e) {
-			if (this.#abort !== abort) return; // superseded by a newer run
-			const cancelled = (e as Error).name === ABORT;
-			Object.assign(this, { status: cancelled ? 'cancelled' : 'error', error: cancelled ? '' : (e as Error).message, progress: null });
-		}
+		const args = { method: inputs.method, prompts: $state.snapshot(prompts) as PromptRecord[], seed: inputs.seed };
+		await this.#latest.run((signal) => this.#client.call('scan', args, { signal, onProgress: (p) => !signal.aborted && (this.progress = p) }), {
+			result: (result) => Object.assign(this, { result, inputs, provenance, status: 'done', progress: null }),
+			error: (error) => Object.assign(this, { status: 'error', error, progress: null }),
+			cancelled: () => Object.assign(this, { status: 'cancelled', error: '', progress: null })
+		});
 	}
 
 	/** The head table as CSV (DESIGN §7), rows in rank order. */
@@ -104,6 +97,6 @@ export class ScanState {
 	}
 
 	cancel(): void {
-		this.#abort?.abort();
+		this.#latest.cancel();
 	}
 }

@@ -4,6 +4,8 @@
 import { EOS, digitAtAnswerPosition, type Task } from '$lib/core/tasks';
 import { METHODS, SCAN_METHODS, type ScanMethod } from '$lib/core/experiments/methods';
 
+export { SCAN_METHODS, type ScanMethod } from '$lib/core/experiments/methods';
+
 const SUP = '⁰¹²³⁴⁵⁶⁷⁸⁹';
 const power = (k: number) => `10${[...String(k)].map((d) => SUP[Number(d)]).join('')}`;
 const ordinal = (i: number) => `${i + 1}${['st', 'nd', 'rd'][i] ?? 'th'}`;

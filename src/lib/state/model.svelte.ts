@@ -8,6 +8,11 @@ import type { Accuracy, BackendChoice, LoadProgress, ModelInfo, ModelSourceSpec 
 import { Latest } from './latest';
 import type { ModelRef } from './viewUrl';
 
+// what the model panels name: backends to choose, training-log series and their length
+export type { BackendChoice } from '$lib/workers/protocol';
+export type { TrainingLogField } from '$lib/core/model/trainingLog';
+export { maxOf } from '$lib/core/model/arrays';
+
 export interface BundledModel {
 	id: string;
 	family: string;

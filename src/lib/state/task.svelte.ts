@@ -14,6 +14,24 @@ import {
 } from '$lib/core/tasks';
 import { DEFAULT_VIEW } from './viewUrl';
 
+// what the task builder and the multiplication views name: the spec vocabulary, subtask classes and columns
+export {
+	DEFAULT_SHOT_SEPARATOR,
+	MAX_SHOTS,
+	NAMED_TEMPLATES,
+	OP_NAMES,
+	OPS,
+	SUBTASK_CLASSES,
+	SYMBOLIC_TEMPLATE,
+	columnSubtasks,
+	escapeSeparator,
+	naturalAnswerWidth,
+	parseTaskSpec,
+	unescapeSeparator,
+	type Op,
+	type Task
+} from '$lib/core/tasks';
+
 export interface PromptFile {
 	name: string;
 	sha256: string;

@@ -5,7 +5,7 @@ import { faithfulness, type FaithfulnessResult } from '../../lib/core/experiment
 import { runMethod, topHeads } from '../../lib/core/experiments/methods';
 import { ScanContext } from '../../lib/core/experiments/scan';
 import { topK } from '../../lib/core/export/rank';
-import type { HeadRef } from '../../lib/core/export/plan';
+import type { HeadRef } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';
 import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
 import { readScan, topOf } from './plan';

@@ -2,7 +2,8 @@
 // LoraConfig on the attention of the layers holding the top heads, or a precise-SFT head mask.
 import { readFileSync, statSync } from 'node:fs';
 import { topK, type TopK } from '../../lib/core/export/rank';
-import { headMaskPlan, loraPlan, type HeadRef } from '../../lib/core/export/plan';
+import { headMaskPlan, loraPlan } from '../../lib/core/export/plan';
+import type { HeadRef } from '../../lib/core/model/spec';
 import { specFromConfig } from '../../lib/core/model/config';
 import type { Spec } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';

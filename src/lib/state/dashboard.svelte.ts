@@ -8,7 +8,7 @@ import { CircuitState } from './circuit.svelte';
 import { ModelState, type ModelChoice } from './model.svelte';
 import { PatternState } from './pattern.svelte';
 import { ScanState, type ScanInputs, type ScanProvenance } from './scan.svelte';
-import { SelectionState } from './selection.svelte';
+import { SelectionState, type HeadRef } from './selection.svelte';
 import { modelTaskSpec, TaskState } from './task.svelte';
 import { sameModel, viewFromParams, viewToParams, type ModelRef, type View } from './viewUrl';
 
@@ -135,7 +135,7 @@ export class Dashboard {
 	}
 
 	/** Faithfulness of the scan's top-k heads, ablated the way the scan ablated (mean for patching scans). */
-	async measureCircuit(heads: { layer: number; head: number }[]): Promise<void> {
+	async measureCircuit(heads: HeadRef[]): Promise<void> {
 		const method = this.scan.result?.method;
 		const ablation = method === 'zero' || method === 'resample' ? method : 'mean';
 		await this.circuit.measure(this.task.prompts, heads, ablation, this.task.seed, CircuitState.keyOf(heads, ablation, this.promptsKey));

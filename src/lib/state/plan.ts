@@ -1,10 +1,9 @@
 // Fine-tuning plans as the plan view shows them: core's head mask or LoRA config for the chosen heads,
 // serialised, with the layers they touch; an invalid choice is an error message, not a throw.
-import { headMaskPlan, layersOf, loraPlan, type HeadMaskPlan, type HeadRef } from '$lib/core/export';
-import type { Spec } from '$lib/core/model/spec';
+import { headMaskPlan, layersOf, loraPlan, type HeadMaskPlan } from '$lib/core/export';
+import type { HeadRef, Spec } from '$lib/core/model/spec';
 
-export type { HeadRef } from '$lib/core/export';
-export type { Spec } from '$lib/core/model/spec';
+export type { HeadRef, Spec } from '$lib/core/model/spec';
 
 export type PlanKind = 'mask' | 'lora';
 

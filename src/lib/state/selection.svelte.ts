@@ -1,11 +1,9 @@
 // What the user is looking at: the selected head, how many top heads to outline, and which prompt
 // of the set the detail views show.
+import type { HeadRef } from '$lib/core/model/spec';
 import { DEFAULT_VIEW } from './viewUrl';
 
-export interface HeadRef {
-	layer: number;
-	head: number;
-}
+export type { HeadRef } from '$lib/core/model/spec';
 
 export class SelectionState {
 	head = $state.raw<HeadRef | null>(DEFAULT_VIEW.head);

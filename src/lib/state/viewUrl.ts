@@ -1,6 +1,7 @@
 // The dashboard's view as URL search parameters, so a link reproduces it: which model (bundled id,
 // served folder URL or hub id@revision), backend, task spec, n, seed, scan method, selected head,
 // top-k and the chosen prompt. Parsing is lenient: a bad value is dropped (and reported), never fatal.
+import type { HeadRef } from '$lib/core/model/spec';
 import type { BackendChoice, ScanMethod } from '$lib/workers/protocol';
 import { SCAN_METHODS } from '$lib/workers/protocol';
 
@@ -17,7 +18,7 @@ export interface View {
 	n: number;
 	seed: number;
 	method: ScanMethod;
-	head: { layer: number; head: number } | null;
+	head: HeadRef | null;
 	topK: number;
 	prompt: number;
 }

@@ -5,6 +5,7 @@
 // the same 0..1 scale as attentionPattern) rather than one <rect> per token pair, so a 12 × 12-head
 // model on a 20-token prompt stays a few thousand elements instead of tens of thousands.
 import * as d3 from 'd3';
+import type { HeadRef } from '../core/model/spec';
 import { createTooltip, interactiveGrid, type Grid } from './interaction';
 import { FONT_MONO, displayToken, mountSvg, sizeSvg, figureHandle, type FigureHandle, type Target } from './figure';
 
@@ -21,7 +22,7 @@ export interface ModelViewOptions {
 	interpolator: (t: number) => string;
 	levels: number;
 	title?: string;
-	selected?: { layer: number; head: number } | null;
+	selected?: HeadRef | null;
 	onSelect?: (layer: number, head: number) => void;
 }
 

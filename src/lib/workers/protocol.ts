@@ -6,7 +6,7 @@ import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/
 import type { ScanMethod } from '$lib/core/experiments/methods';
 import type { HeadEntry, MlpEntry } from '$lib/core/export';
 import type { TokenizerFiles } from '$lib/core/model';
-import type { Spec } from '$lib/core/model/spec';
+import type { HeadRef, Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
 
 /** 'auto' picks WebGPU on a hardware adapter and WASM otherwise (a software adapter is much slower than WASM). */
@@ -115,7 +115,7 @@ export interface PatternResult {
 export interface FaithfulnessArgs {
 	prompts: PromptRecord[];
 	method: AblationMethod;
-	heads: { layer: number; head: number }[];
+	heads: HeadRef[];
 	seed: number;
 }
 

@@ -1,6 +1,6 @@
 // The components a scan walks (every head, every MLP layer, every head at every position) and the
 // reduction of a ScoreTable over prompts into per-component tensors.
-import type { Spec } from '../model/spec';
+import type { HeadRef, Spec } from '../model/spec';
 import type { Tensor } from '../model/tensor';
 import type { Component } from './scan';
 import type { MetricName } from './metrics';
@@ -13,7 +13,7 @@ export const allMlps = (s: Spec): Component[] => (s.attn_only ? [] : Array.from(
 
 /** Every head at every position in [0, T): [L, H, T] order. */
 export const allHeadPositions = (s: Spec, T: number): Component[] =>
-	allHeads(s).flatMap((c) => Array.from({ length: T }, (_, position) => ({ ...(c as { layer: number; head: number }), kind: 'head_pos' as const, position })));
+	allHeads(s).flatMap((c) => Array.from({ length: T }, (_, position) => ({ ...(c as HeadRef), kind: 'head_pos' as const, position })));
 
 /** f(component index) for components [first, first + count), as a tensor of `shape`. */
 export function perComponent(shape: number[], first: number, f: (c: number) => number): Tensor {

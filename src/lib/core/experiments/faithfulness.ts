@@ -8,7 +8,8 @@ import { createRng } from '../tasks/rng';
 import { ablationRecipe, positionRows, type AblationMethod } from './ablation';
 import { positionAccuracy } from './metrics';
 import { checkPermutation, resamplePermutation } from './replacements';
-import { runScan, type Component, type HeadRef, type ScanContext, type ScanOptions } from './scan';
+import type { HeadRef } from '../model/spec';
+import { runScan, type Component, type ScanContext, type ScanOptions } from './scan';
 import type { ScoreTable } from './scores';
 
 export interface CircuitMetrics {

@@ -14,7 +14,8 @@ import type { Tensor } from '../model/tensor';
 import { ablationScan, type AblationResult } from './ablation';
 import { RANKING_METRIC_FLAGS, type MetricName, type RankingMetric } from './metrics';
 import { patchScan, pathPatchScan, type PatchResult, type PathResult } from './patching';
-import type { HeadRef, ScanContext, ScanOptions } from './scan';
+import type { HeadRef } from '../model/spec';
+import type { ScanContext, ScanOptions } from './scan';
 
 export type ScanMethod = 'zero' | 'mean' | 'resample' | 'patch' | 'path';
 

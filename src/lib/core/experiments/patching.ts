@@ -13,7 +13,8 @@ import { maxOf } from '../model/arrays';
 import { allHeadPositions, allHeads, allMlps, meansOf, perComponent } from './components';
 import { isKeyHead, pathPatchingChange, patchingScore, type MetricName } from './metrics';
 import { sequenceLength, type PromptSet } from './prompts';
-import { runScan, type HeadRef, type Recipe, type ScanContext, type ScanOptions } from './scan';
+import type { HeadRef } from '../model/spec';
+import { runScan, type Recipe, type ScanContext, type ScanOptions } from './scan';
 import type { ScoreTable } from './scores';
 
 /** Metrics a patching score is computed for (accuracy too, though its denominator is often 0). */

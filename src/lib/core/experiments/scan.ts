@@ -14,16 +14,12 @@ import { batchInputs, type RowTargets, type Sources } from './batchInputs';
 import { baseRun, covers, type Base, type BaseRun, type CacheNeeds, type RunControl } from './cache';
 import { rowMacs } from './cost';
 import type { Tensor } from '../model/tensor';
+import type { HeadRef } from '../model/spec';
 import { scoredSlots, type PromptSet } from './prompts';
 import { planScan, restartBlocks, type PlannedComponent, type RestartChoice } from './scanPlan';
 import { runScored, ScoreTable, scoreRows } from './scores';
 
 export type { Sources } from './batchInputs';
-
-export interface HeadRef {
-	layer: number;
-	head: number;
-}
 
 export type Component =
 	| { kind: 'head'; layer: number; head: number }

@@ -2,14 +2,9 @@
 // of the layers holding the chosen heads; (b) a head-level gradient mask for precise SFT (Zhang et
 // al. 2024): only the chosen heads' slices of the checkpoint tensors are updated.
 
-import { canonicalShapes, type Family, type Spec } from '../model/spec';
+import { canonicalShapes, type Family, type HeadRef, type Spec } from '../model/spec';
 import { numel } from '../model/tensor';
 import { attentionShapes, headSlices, kvHeadOf, sliceSize, type TensorSlice } from './headSlices';
-
-export interface HeadRef {
-	layer: number;
-	head: number;
-}
 
 export interface LoraOptions {
 	r?: number;

@@ -7,6 +7,12 @@ export type Norm = 'LN' | 'LNPre' | 'RMS' | 'None';
 export type Act = 'relu' | 'gelu' | 'gelu_new' | 'silu';
 export type Positional = 'standard' | 'rotary' | 'none';
 
+/** One attention head of a model: its layer and (query) head index. */
+export interface HeadRef {
+	layer: number;
+	head: number;
+}
+
 export interface Spec {
 	family: Family;
 	n_layers: number;

@@ -13,6 +13,7 @@
 // Parts, like Plot's marks: layout.ts (sizes, colour scale, ranks), axes.ts (labels, legend),
 // marks.ts (cells, top-k outlines, selection); this file puts them together and wires the keyboard.
 import * as d3 from 'd3';
+import type { HeadRef } from '../../core/model/spec';
 import { createTooltip, interactiveGrid, rectBox, type Grid } from '../interaction';
 import { formatNumber, mountSvg, sizeSvg, figureHandle, type FigureHandle, type Target } from '../figure';
 import { headMapAxes, headMapLegend } from './axes';
@@ -46,7 +47,7 @@ export interface HeadMapOptions {
 	/** what the score is, for the legend and tooltips ("logprob drop") */
 	scoreLabel: string;
 	title?: string;
-	selected?: { layer: number; head: number } | null;
+	selected?: HeadRef | null;
 	format: (v: number) => string;
 	onSelect?: (layer: number, head: number) => void;
 	onSelectMlp?: (layer: number) => void;

@@ -12,7 +12,7 @@ import { ScanContext } from '../../src/lib/core/experiments/scan';
 import { loadModel, type LoadedModel } from '../../src/lib/core/model/index';
 import type { Engine } from '../../src/lib/core/runtime/engine';
 import { createNodeEngine } from '../../src/lib/core/runtime/node';
-import { SUBTASK_CLASSES } from '../../src/lib/core/tasks/subtasks';
+import { SUBTASK_CLASSES, productOperands } from '../../src/lib/core/tasks/subtasks';
 import { generatePrompts, parseTaskSpec, type PromptRecord } from '../../src/lib/core/tasks/index';
 import { readFixture } from '../engine/fixtures';
 import { expectClose } from './helpers';
@@ -104,5 +104,16 @@ describe('mulSubtasks', () => {
 			const all = Array.from({ length: L * H }, (_, i) => report.heads!.digit_accuracy_drop.data[i * 4 + t.digit]);
 			expect(drops[0]).toBe(Math.max(...all));
 		}
+	});
+});
+
+describe('productOperands (the subtask view and mulDigits read operands the same way)', () => {
+	it("takes meta, else the numbers around the last product; another op's record has none", () => {
+		expect(productOperands({ prompt: '12*34=', answer: '408', meta: { op: 'mul', a: 12, b: 34 } })).toEqual([12, 34]);
+		expect(productOperands({ prompt: '7 times 8 is', answer: ' 56' })).toEqual([7, 8]);
+		expect(productOperands({ prompt: '12×3=36\n45 * 67 =', answer: '3015' })).toEqual([45, 67]);
+		expect(productOperands({ prompt: 'Q1: 12*34=', answer: '408' })).toEqual([12, 34]);
+		expect(productOperands({ prompt: '12+34=', answer: '46', meta: { op: 'add', a: 12, b: 34 } })).toBeNull();
+		expect(productOperands({ prompt: '12+34=', answer: '46' })).toBeNull();
 	});
 });

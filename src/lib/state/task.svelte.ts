@@ -27,6 +27,7 @@ export {
 	escapeSeparator,
 	naturalAnswerWidth,
 	parseTaskSpec,
+	productOperands,
 	unescapeSeparator,
 	type Op,
 	type Task

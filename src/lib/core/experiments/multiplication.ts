@@ -6,7 +6,7 @@ import { answerTokenTexts, type ArithTokenizer } from '../model/index';
 import { maxOf } from '../model/arrays';
 import type { Tensor } from '../model/tensor';
 import type { PromptRecord } from '../tasks/promptFile';
-import { SUBTASK_CLASSES, columnSubtasks, digitAtAnswerPosition, type SubtaskClass } from '../tasks/subtasks';
+import { SUBTASK_CLASSES, columnSubtasks, digitAtAnswerPosition, productOperands, type SubtaskClass } from '../tasks/subtasks';
 import type { AblationResult } from './ablation';
 import type { PromptSet } from './prompts';
 import type { ScoreTable } from './scores';
@@ -61,16 +61,6 @@ export interface MulSubtaskReport {
 	};
 }
 
-/** Operands of a multiplication record: meta.a / meta.b when present, else the prompt's first two numbers. */
-function operands(r: PromptRecord): [number, number] | null {
-	const meta = r.meta as { op?: string; a?: unknown; b?: unknown } | undefined;
-	if (meta?.op !== undefined && meta.op !== 'mul') return null;
-	if (Number.isSafeInteger(meta?.a) && Number.isSafeInteger(meta?.b)) return [meta!.a as number, meta!.b as number];
-	if (!/[*×]|times/.test(r.prompt)) return null;
-	const nums = [...r.prompt.matchAll(/\d+/g)].map((m) => Number(m[0]));
-	return nums.length >= 2 ? [nums[0], nums[1]] : null;
-}
-
 /** Digit views need one token per answer digit; a tokenizer that merges digits cannot give them. */
 export class DigitTokensError extends RangeError {
 	override name = 'DigitTokensError';
@@ -85,7 +75,7 @@ export class DigitTokensError extends RangeError {
  */
 export function mulDigits(set: PromptSet, records: readonly PromptRecord[], tokenizer: ArithTokenizer, reversed?: boolean): MulDigits {
 	const parsed = records.map((r, n) => {
-		const ab = operands(r);
+		const ab = productOperands(r);
 		if (!ab) return null;
 		const strings = answerTokenTexts(tokenizer, set.prompts[n]).map((t) => t.trim());
 		const merged = strings.find((t) => /\d\d/.test(t));

@@ -2,6 +2,8 @@
 // each answer digit requires — the column sum s_i = Σ_{j+k=i} x_j·y_k, the incoming carry c_i, and
 // the resulting class BM / CM / Carry / UC / US10. Mirrors models/train/tasks.py column_subtasks.
 
+import type { PromptRecord } from './promptFile';
+
 export const SUBTASK_CLASSES = ['BM', 'CM', 'Carry', 'UC', 'US10'] as const;
 export type SubtaskClass = (typeof SUBTASK_CLASSES)[number];
 
@@ -66,3 +68,16 @@ export function columnSubtasks(a: number, b: number, nAnswerDigits: number): Dig
 /** Which answer digit (0 = units) the answer character at `position` writes, for an answer of `width` digits. */
 export const digitAtAnswerPosition = (position: number, width: number, reversed: boolean): number =>
 	reversed ? position : width - 1 - position;
+
+/**
+ * Operands a, b of a multiplication record: the generator's meta.a / meta.b, else the numbers either
+ * side of the prompt's last `*`, `×` or `times` (the problem a few-shot prompt asks); null for a record
+ * of another operation (meta.op) or a prompt with no product.
+ */
+export function productOperands(r: PromptRecord): [number, number] | null {
+	const meta = r.meta as { op?: string; a?: unknown; b?: unknown } | undefined;
+	if (meta?.op !== undefined && meta.op !== 'mul') return null;
+	if (Number.isSafeInteger(meta?.a) && Number.isSafeInteger(meta?.b)) return [meta!.a as number, meta!.b as number];
+	const m = [...r.prompt.matchAll(/(\d+)\s*(?:[*×]|times)\s*(\d+)/g)].at(-1);
+	return m ? [Number(m[1]), Number(m[2])] : null;
+}

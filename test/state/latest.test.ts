@@ -1,7 +1,9 @@
 // The state classes that call the worker keep their newest request only, and starting one cancels the
 // one before (through the call's AbortSignal, as EngineClient does): CircuitState.measure and
-// ModelState.evaluate and ScanState.run with a stand-in client whose answers the test releases in any order.
+// ModelState.load/evaluate and ScanState.run with a stand-in client whose answers the test releases in any order.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { specFromConfig } from '../../src/lib/core/model/config';
 import { CircuitState } from '../../src/lib/state/circuit.svelte';
 import { Latest } from '../../src/lib/state/latest';
 import { ModelState } from '../../src/lib/state/model.svelte';
@@ -157,5 +159,33 @@ describe('ScanState.run', () => {
 		calls[3].reject(new Error('out of memory'));
 		await failed;
 		expect([scan.status, scan.error, scan.progress]).toEqual(['error', 'out of memory', null]);
+	});
+});
+
+describe('ModelState.load', () => {
+	const read = (f: string) => JSON.parse(readFileSync(`test/fixtures/models/tiny-gpt2/${f}`, 'utf8'));
+	const tokenizer = { json: read('tokenizer.json'), config: read('tokenizer_config.json'), modelConfig: read('config.json') };
+	const info = (id: string) => ({ backend: 'wasm', requested: 'auto', id, spec: specFromConfig(tokenizer.modelConfig), params: 1, tokenizer });
+
+	it('a later load wins: the earlier one resolves false and neither its progress nor its info shows', async () => {
+		const { client, calls } = standIn();
+		const model = new ModelState(client);
+		const first = model.load({ kind: 'hub', id: 'owner/a', revision: 'main' });
+		const second = model.load({ kind: 'hub', id: 'owner/b', revision: 'main' });
+		calls[0].progress!({ loaded: 1, total: 2 });
+		expect(model.progress).toBeNull();
+		calls[1].progress!({ loaded: 1, total: 4 });
+		expect(model.progress).toEqual({ loaded: 1, total: 4 });
+		calls[0].resolve(info('a'));
+		calls[1].resolve(info('b'));
+		expect(await Promise.all([first, second])).toEqual([false, true]);
+		expect([model.status, model.info?.id, model.label, model.progress, model.tokenizer !== null]).toEqual(['ready', 'b', 'owner/b@main', null, true]);
+
+		const failing = model.load({ kind: 'hub', id: 'owner/c', revision: 'main' });
+		const late = model.load({ kind: 'hub', id: 'owner/d', revision: 'main' });
+		calls[3].reject(new Error('tokenizer.json: not found'));
+		calls[2].reject(new Error('stale failure'));
+		expect(await Promise.all([failing, late])).toEqual([false, false]);
+		expect([model.status, model.error, model.tooLarge]).toEqual(['error', 'tokenizer.json: not found', null]);
 	});
 });

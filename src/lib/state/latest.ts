@@ -5,8 +5,8 @@ import { ABORT } from '$lib/workers/engineClient';
 
 export interface Outcome<T> {
 	result(value: T): void;
-	/** A failure of the newest request; a cancelled one (AbortError) is not an error. */
-	error(message: string): void;
+	/** A failure of the newest request (also one thrown by `result`); a cancelled one (AbortError) is not an error. */
+	error(message: string, error: unknown): void;
 	/** The newest request was cancelled (cancel(), or its signal aborted). */
 	cancelled?(): void;
 	settled?(): void;
@@ -41,7 +41,7 @@ export class Latest {
 		} catch (e) {
 			if (seq !== this.#seq) return;
 			if ((e as Error).name === ABORT) on.cancelled?.();
-			else on.error((e as Error).message);
+			else on.error((e as Error).message, e);
 		} finally {
 			if (seq === this.#seq) on.settled?.();
 		}

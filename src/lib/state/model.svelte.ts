@@ -81,7 +81,7 @@ export class ModelState {
 
 	#client: EngineClient;
 	#evaluation = new Latest();
-	#loadSeq = 0;
+	#loading = new Latest();
 	#lastChoice: ModelChoice | null = null;
 
 	constructor(client: EngineClient) {
@@ -119,26 +119,30 @@ export class ModelState {
 	 * maxBytes: the memory limit (default loadModel's); a model above it sets `tooLarge` instead.
 	 */
 	async load(choice: ModelChoice, opts: { maxBytes?: number } = {}): Promise<boolean> {
-		const seq = ++this.#loadSeq;
 		this.#lastChoice = choice;
 		this.tooLarge = null;
 		this.#evaluation.cancel();
 		this.ref = choice.kind === 'files' ? null : choice;
 		this.label = describe(choice);
 		Object.assign(this, { status: 'loading', error: '', info: null, accuracy: null, accuracyError: '', progress: null, trainingLog: null, tokenizer: null });
-		if (choice.kind === 'bundled') void this.#loadTrainingLog(choice.id, seq);
-		try {
-			const info = await this.#client.call('load', { source: sourceSpec(choice), backend: this.backendChoice, maxBytes: opts.maxBytes }, {
-				onProgress: (p) => seq === this.#loadSeq && (this.progress = p)
-			});
-			if (seq !== this.#loadSeq) return false;
-			const tokenizer = createTokenizer(info.tokenizer.json, info.tokenizer.config, info.tokenizer.modelConfig);
-			Object.assign(this, { info, tokenizer, status: 'ready', progress: null });
-			return true;
-		} catch (e) {
-			if (seq === this.#loadSeq) Object.assign(this, { status: 'error', error: (e as Error).message, progress: null, tooLarge: memoryRefusal(e) });
-			return false;
-		}
+		let loaded = false;
+		const args = { source: sourceSpec(choice), backend: this.backendChoice, maxBytes: opts.maxBytes };
+		// the signal only tells this load it was superseded: a load in the worker is not cancelled
+		await this.#loading.run(
+			(signal) => {
+				if (choice.kind === 'bundled') void this.#loadTrainingLog(choice.id, signal);
+				return this.#client.call('load', args, { onProgress: (p) => !signal.aborted && (this.progress = p) });
+			},
+			{
+				result: (info) => {
+					const tokenizer = createTokenizer(info.tokenizer.json, info.tokenizer.config, info.tokenizer.modelConfig);
+					Object.assign(this, { info, tokenizer, status: 'ready', progress: null });
+					loaded = true;
+				},
+				error: (error, e) => Object.assign(this, { status: 'error', error, progress: null, tooLarge: memoryRefusal(e) })
+			}
+		);
+		return loaded;
 	}
 
 	/** The user confirmed: load the model refused for its size again, with the limit raised to its estimate. */
@@ -176,10 +180,10 @@ export class ModelState {
 		});
 	}
 
-	async #loadTrainingLog(id: string, seq: number) {
+	async #loadTrainingLog(id: string, load: AbortSignal) {
 		try {
 			const res = await fetch(`${bundledUrl(id)}/training_log.json`);
-			if (res.ok && seq === this.#loadSeq) this.trainingLog = (await res.json()) as TrainingLog;
+			if (res.ok && !load.aborted) this.trainingLog = (await res.json()) as TrainingLog;
 		} catch {
 			// no training log: the curves panel says so
 		}

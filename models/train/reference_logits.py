@@ -34,13 +34,24 @@ def reference_logits(folder, rows, hooks=()):
         torch.set_default_dtype(previous)
 
 
-def main(argv):
+def each_job(argv, doc):
+    """MODEL_DIR IN.json OUT triples of a command line -> (folder, parsed IN.json, OUT) each, so one start of
+    Python and torch serves them all; None (after printing the usage line of `doc`) when argv is not triples."""
     if not argv or len(argv) % 3:
-        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
-        return 2
+        print(doc.strip().split("\n\n")[1], file=sys.stderr)
+        return None
+    jobs = []
     for folder, inp, outp in zip(argv[0::3], argv[1::3], argv[2::3]):
         with open(inp) as f:
-            request = json.load(f)
+            jobs.append((folder, json.load(f), outp))
+    return jobs
+
+
+def main(argv):
+    jobs = each_job(argv, __doc__)
+    if jobs is None:
+        return 2
+    for folder, request, outp in jobs:
         out = reference_logits(folder, request["tokens"], request.get("hooks", []))
         safetensors_io.save(out, outp, dtype=torch.float32)
     return 0

@@ -27,6 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoints  # noqa: E402
 import experiments as ex  # noqa: E402
+from reference_logits import each_job  # noqa: E402
 
 
 def lookup_encoder(ids):
@@ -159,12 +160,10 @@ def reference_scans(folder, request):
 
 
 def main(argv):
-    if not argv or len(argv) % 3:
-        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+    jobs = each_job(argv, __doc__)
+    if jobs is None:
         return 2
-    for folder, inp, outp in zip(argv[0::3], argv[1::3], argv[2::3]):
-        with open(inp) as f:
-            request = json.load(f)
+    for folder, request, outp in jobs:
         out = reference_scans(folder, request)
         with open(outp + ".tmp", "w") as f:
             json.dump(out, f)

@@ -15,6 +15,7 @@ import { folderSource } from '../../src/cli/node-source';
 import { encodePromptSet, faithfulness, ScanContext } from '../../src/lib/core/experiments';
 import { estimateBytes, loadModel } from '../../src/lib/core/model';
 import { specFromConfig } from '../../src/lib/core/model/config';
+import { maxOf } from '../../src/lib/core/model/arrays';
 import { createNodeEngine } from '../../src/lib/core/runtime/node';
 import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks';
 import { readFixture } from '../engine/fixtures';
@@ -280,9 +281,9 @@ describe('dashboard (built app, headless Chromium)', () => {
 		const shown = (await shownScores(page)).heads;
 		const cli = layerMajor(cliScan(REAL.gpt2, [...args, '--method', 'path']).json.heads).map((h) => h.score);
 		const scaled = shown.map((v, i) => Math.abs(v - cli[i]) / Math.max(1, Math.abs(cli[i])));
-		console.log(`gpt2 tokenizer, wasm path add:3 heads vs CLI: max |diff| / max(1, |score|) ${Math.max(...scaled).toExponential(2)} over ${cli.length} heads`);
+		console.log(`gpt2 tokenizer, wasm path add:3 heads vs CLI: max |diff| / max(1, |score|) ${maxOf(scaled).toExponential(2)} over ${cli.length} heads`);
 		expect(shown).toHaveLength(cli.length);
-		expect(Math.max(...scaled)).toBeLessThanOrEqual(TOL);
+		expect(maxOf(scaled)).toBeLessThanOrEqual(TOL);
 		await page.close();
 	});
 

@@ -32,6 +32,7 @@ import { resamplePermutation } from '../../src/lib/core/experiments/replacements
 import { ScanContext } from '../../src/lib/core/experiments/scan';
 import { answerTokenTexts, loadModel, type LoadedModel } from '../../src/lib/core/model/index';
 import { parseSafetensors } from '../../src/lib/core/model/safetensors';
+import { maxOf, minOf } from '../../src/lib/core/model/arrays';
 import type { Tensor } from '../../src/lib/core/model/tensor';
 import type { Engine } from '../../src/lib/core/runtime/engine';
 import { createNodeEngine } from '../../src/lib/core/runtime/node';
@@ -197,7 +198,7 @@ interface ReferenceJob {
  */
 async function runReference(jobs: ReferenceJob[]): Promise<{ results: Record<string, Record<string, RefSet>>; ran: string[] }> {
 	const code = createHash('sha256');
-	for (const f of ['reference_scans.py', 'experiments.py', 'reference.py', 'checkpoints.py', 'safetensors_io.py']) code.update(readFileSync(join(ROOT, 'models/train', f)));
+	for (const f of ['reference_scans.py', 'reference_logits.py', 'experiments.py', 'reference.py', 'checkpoints.py', 'safetensors_io.py']) code.update(readFileSync(join(ROOT, 'models/train', f)));
 	const codeHash = code.digest('hex');
 	const cache = join(tmpdir(), 'arithlens-real-scans');
 	mkdirSync(cache, { recursive: true });
@@ -461,12 +462,12 @@ describe('SentencePiece (llama-2-7b): the answer in context, not encoded alone',
 		console.log(`llama-2-7b ${TASK.spec}: answer alone ${summary(before)}, joint ${summary(after)}`);
 		expect(before.logitDiff.every((d) => d === 0)).toBe(true); // logit(▁) − logit(▁)
 		expect(after.logitDiff.filter((d) => Math.abs(d) > 1e-3).length).toBeGreaterThan(90);
-		expect(Math.min(...before.logprob.map((lp, i) => Math.abs(lp - after.logprob[i]))), 'every prompt scores another logprob').toBeGreaterThan(0.1);
+		expect(minOf(before.logprob.map((lp, i) => Math.abs(lp - after.logprob[i]))), 'every prompt scores another logprob').toBeGreaterThan(0.1);
 		expectClose('llama-2-7b joint logprob per prompt', after.logprob, want.eval.logprobs, TOL);
 		expectClose('llama-2-7b alone logprob per prompt, as the reference scores the answer alone', before.logprob, want.alone!.logprob, TOL);
 		expect(want.alone!.answers).toEqual(alone.prompts.map((p) => p.answer));
 		expectClose('llama-2-7b joint path heads', after.path, flat(want.path!.heads.answer_logit_rel), pathTol(want.path!));
-		expect(Math.max(...Array.from(before.path.data, (x, i) => Math.abs(x - after.path.data[i]))), 'path scores of ▁ differ').toBeGreaterThan(1e-3);
+		expect(maxOf(Array.from(before.path.data, (x, i) => Math.abs(x - after.path.data[i]))), 'path scores of ▁ differ').toBeGreaterThan(1e-3);
 	});
 
 	it('a model that predicts 4: `44` is correct in context (4 4) and wrong encoded alone (▁ 4 4); joint equals the reference', async () => {
@@ -478,10 +479,10 @@ describe('SentencePiece (llama-2-7b): the answer in context, not encoded alone',
 		console.log(`llama-2-7b-predicts-4: answer alone ${summary(before)}, joint ${summary(after)}`);
 		expect(after.accuracy).toEqual([1, 1, 1]);
 		expect(before.accuracy).toEqual([0, 0, 0]);
-		expect(Math.min(...after.logprob)).toBeGreaterThan(-0.01);
-		expect(Math.max(...before.logprob)).toBeLessThan(-10);
+		expect(minOf(after.logprob)).toBeGreaterThan(-0.01);
+		expect(maxOf(before.logprob)).toBeLessThan(-10);
 		expect(before.logitDiff).toEqual([0, 0, 0]);
-		expect(Math.min(...after.logitDiff)).toBeGreaterThan(10); // logit(4) − logit(5)
+		expect(minOf(after.logitDiff)).toBeGreaterThan(10); // logit(4) − logit(5)
 		expect(want.eval.correct).toEqual([1, 1, 1]);
 		expect(want.alone!.accuracy).toEqual([0, 0, 0]);
 		expectClose('predicts-4 joint logprob', after.logprob, want.eval.logprobs, TOL);
@@ -545,7 +546,7 @@ describe.each(NAMES)('%s, CLI', { timeout: 600_000 }, (name) => {
 				expectClose(`${label} clean`, [json.clean.logit_diff], [want.clean.logit_diff], TOL);
 				expectAblation(label, 'zero', { heads: { logit_diff: cliHeads(json, 'score', L(), H()) }, mlps: { logit_diff: cliMlps(json, 'score', L()) } }, want);
 				// the first digits are compared, so it is not identically 0 as it was while ▁ was scored
-				expect(Math.max(...flat(want.heads.logit_diff).map(Math.abs))).toBeGreaterThan(1e-3);
+				expect(maxOf(flat(want.heads.logit_diff).map(Math.abs))).toBeGreaterThan(1e-3);
 			} else {
 				const want = ref().patch!;
 				expectClose(`${label} clean`, [json.clean.logit_diff], [want.clean.logit_diff], TOL);

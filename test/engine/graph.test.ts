@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
 import { buildGraph } from '../../src/lib/core/graph';
 import { loadModel, type LoadedModel } from '../../src/lib/core/model/index';
-import { readFixture } from './fixtures';
+import { fixtureNames, readFixture } from './fixtures';
+import { encodeMessage } from '../../src/lib/core/graph/protobuf';
 
 const { onnx } = onnxProto;
 
@@ -87,3 +88,27 @@ describe('buildGraph', () => {
 		expect(() => buildGraph(attnOnly.spec, attnOnly.weights, { mlps: 'layer' })).toThrow(/attn_only/);
 	});
 });
+
+describe('the ONNX wire format (graph/protobuf.ts)', () => {
+	it('encodes varints, negative int64s, floats, strings and packed fields as protobuf does', () => {
+		const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+		expect(hex(encodeMessage([[1, 'varint', 300]]))).toBe('08ac02');
+		expect(hex(encodeMessage([[3, 'varint', -1]]))).toBe('18ffffffffffffffffff01');
+		expect(hex(encodeMessage([[2, 'float', 1]]))).toBe('150000803f');
+		expect(hex(encodeMessage([[1, 'string', 'é']]))).toBe('0a02c3a9');
+		expect(hex(encodeMessage([[8, 'packed', [1, 2, 300]], [8, 'packed', []]]))).toBe('420401' + '02ac02');
+		expect(hex(encodeMessage([[7, 'message', [[1, 'varint', 2 ** 40]]]]))).toBe('3a07' + '08' + '808080808020');
+	});
+
+	it.each(fixtureNames())('%s: onnx-proto decodes the graph and re-encodes it to the same bytes', async (name) => {
+		const { spec, weights } = await loadModel(folderSource(readFixture(name).modelDir));
+		const options = [{}, { hooks: ['blocks.0.attn.hook_pattern', 'logits'] as const, heads: 'head_pos' as const, positions: 'gather' as const, score: true }];
+		for (const o of options) {
+			const bytes = buildGraph(spec, weights, o);
+			const model = onnx.ModelProto.decode(bytes);
+			expect(model.graph!.initializer!.length).toBeGreaterThan(0);
+			expect(Buffer.from(onnx.ModelProto.encode(model).finish()).equals(Buffer.from(bytes))).toBe(true);
+		}
+	});
+});
+

@@ -1,20 +1,17 @@
-// Minimal ONNX graph writer over onnx-proto: named values, initializers, typed inputs/outputs, and
-// the handful of operators the transformer forward needs. Produces serialized ModelProto bytes.
-import onnxProto from 'onnx-proto';
-import type { onnx as P } from 'onnx-proto';
-
-const { onnx } = onnxProto;
+// Minimal ONNX graph writer: named values, initializers, typed inputs/outputs, and the handful of
+// operators the transformer forward needs. Produces serialized ModelProto bytes (field numbers of
+// onnx.proto; the wire format is ./protobuf.ts).
+import { encodeMessage, type Field, type Message } from './protobuf';
 
 /** Opset 17: has LayerNormalization, keeps ReduceMean's axes as an attribute; ORT 1.30 loads it everywhere (DESIGN §9). */
 export const OPSET = 17;
 const IR_VERSION = 8;
 
 export type ElemType = 'float32' | 'int64' | 'bool';
-const ELEM: Record<ElemType, number> = {
-	float32: onnx.TensorProto.DataType.FLOAT,
-	int64: onnx.TensorProto.DataType.INT64,
-	bool: onnx.TensorProto.DataType.BOOL
-};
+/** TensorProto.DataType */
+const ELEM: Record<ElemType, number> = { float32: 1, int64: 7, bool: 9 };
+/** AttributeProto.AttributeType */
+const ATTR = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 
 /** A dimension: a fixed size, or a symbolic name (dimParam) for the dynamic batch / sequence axes. */
 export type Dim = number | string;
@@ -23,26 +20,28 @@ export type Dim = number | string;
 export type Attr = number | number[] | { float: number };
 export const float = (x: number): { float: number } => ({ float: x });
 
-function attribute(name: string, v: Attr): P.IAttributeProto {
-	const T = onnx.AttributeProto.AttributeType;
-	if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+/** AttributeProto: name 1, f 2, i 3, ints 8, type 20. */
+function attribute(name: string, v: Attr): Message {
+	if (Array.isArray(v)) return [[1, 'string', name], [8, 'packed', v], [20, 'varint', ATTR.INTS]];
 	if (typeof v === 'number') {
 		if (!Number.isInteger(v)) throw new TypeError(`attribute ${name}: ${v} is not an integer; wrap floats in float()`);
-		return { name, type: T.INT, i: v };
+		return [[1, 'string', name], [3, 'varint', v], [20, 'varint', ATTR.INT]];
 	}
-	return { name, type: T.FLOAT, f: v.float };
+	return [[1, 'string', name], [2, 'float', v.float], [20, 'varint', ATTR.FLOAT]];
 }
 
-function valueInfo(name: string, elem: ElemType, dims: Dim[]): P.IValueInfoProto {
-	return {
-		name,
-		type: {
-			tensorType: {
-				elemType: ELEM[elem],
-				shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }
-			}
-		}
-	};
+/** ValueInfoProto { name 1, type 2: TypeProto { tensor_type 1: { elem_type 1, shape 2: { dim 1: { dim_value 1 | dim_param 2 } } } } }. */
+function valueInfo(name: string, elem: ElemType, dims: Dim[]): Message {
+	const dim = dims.map((d): Field => [1, 'message', typeof d === 'number' ? [[1, 'varint', d]] : [[2, 'string', d]]]);
+	return [
+		[1, 'string', name],
+		[2, 'message', [[1, 'message', [[1, 'varint', ELEM[elem]], [2, 'message', dim]]]]]
+	];
+}
+
+/** TensorProto with its data inline: dims 1, data_type 2, name 8, raw_data 9. */
+function tensor(name: string, elem: ElemType, dims: number[], raw: Uint8Array): Message {
+	return [[1, 'packed', dims], [2, 'varint', ELEM[elem]], [8, 'string', name], [9, 'bytes', raw]];
 }
 
 const bytesOf = (a: Float32Array | BigInt64Array | Uint8Array): Uint8Array =>
@@ -50,10 +49,10 @@ const bytesOf = (a: Float32Array | BigInt64Array | Uint8Array): Uint8Array =>
 
 /** Builds one graph. Every method returns the name of the value it produced, so forwards read as expressions. */
 export class GraphWriter {
-	private readonly nodes: P.INodeProto[] = [];
-	private readonly initializers: P.ITensorProto[] = [];
-	private readonly inputs: P.IValueInfoProto[] = [];
-	private readonly outputs: P.IValueInfoProto[] = [];
+	private readonly nodes: Message[] = [];
+	private readonly initializers: Message[] = [];
+	private readonly inputs: Message[] = [];
+	private readonly outputs: Message[] = [];
 	private readonly constants = new Map<string, string>();
 	private counter = 0;
 
@@ -73,7 +72,7 @@ export class GraphWriter {
 
 	/** A named float32 weight (row-major `data` of shape `dims`). */
 	weight(name: string, data: Float32Array, dims: number[]): string {
-		this.initializers.push({ name, dataType: ELEM.float32, dims, rawData: bytesOf(data) });
+		this.initializers.push(tensor(name, 'float32', dims, bytesOf(data)));
 		return name;
 	}
 
@@ -92,7 +91,7 @@ export class GraphWriter {
 		let name = this.constants.get(key);
 		if (!name) {
 			name = `const#${this.constants.size}`;
-			this.initializers.push({ name, dataType: ELEM[elem], dims, rawData: bytesOf(data) });
+			this.initializers.push(tensor(name, elem, dims, bytesOf(data)));
 			this.constants.set(key, name);
 		}
 		return name;
@@ -101,13 +100,14 @@ export class GraphWriter {
 	/** Adds one node with a single output, named `out` (or a fresh name from the op type). */
 	op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
 		const output = out ?? this.fresh(type);
-		this.nodes.push({
-			opType: type,
-			name: `${type}@${output}`,
-			input: inputs,
-			output: [output],
-			attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v))
-		});
+		// NodeProto: input 1, output 2, name 3, op_type 4, attribute 5
+		this.nodes.push([
+			...inputs.map((i): Field => [1, 'string', i]),
+			[2, 'string', output],
+			[3, 'string', `${type}@${output}`],
+			[4, 'string', type],
+			...Object.entries(attrs).map(([k, v]): Field => [5, 'message', attribute(k, v)])
+		]);
 		return output;
 	}
 
@@ -132,21 +132,22 @@ export class GraphWriter {
 	blend = (m: string, x: string, r: string, out?: string) =>
 		this.add(this.mul(m, x), this.mul(this.sub(this.f32([1]), m), r), out);
 
-	/** Serialized ModelProto. */
+	/** Serialized ModelProto: ir_version 1, producer_name 2, doc_string 6, graph 7 (node 1, name 2, initializer 5, input 11, output 12), opset_import 8. */
 	encode(docString = ''): Uint8Array {
-		const model = onnx.ModelProto.create({
-			irVersion: IR_VERSION,
-			opsetImport: [{ domain: '', version: OPSET }],
-			producerName: 'arithlens',
-			docString,
-			graph: {
-				name: 'arithlens',
-				node: this.nodes,
-				initializer: this.initializers,
-				input: this.inputs,
-				output: this.outputs
-			}
-		});
-		return onnx.ModelProto.encode(model).finish();
+		const many = (no: number, ms: Message[]) => ms.map((m): Field => [no, 'message', m]);
+		const graph: Message = [
+			...many(1, this.nodes),
+			[2, 'string', 'arithlens'],
+			...many(5, this.initializers),
+			...many(11, this.inputs),
+			...many(12, this.outputs)
+		];
+		return encodeMessage([
+			[1, 'varint', IR_VERSION],
+			[2, 'string', 'arithlens'],
+			[6, 'string', docString],
+			[7, 'message', graph],
+			[8, 'message', [[1, 'string', ''], [2, 'varint', OPSET]]]
+		]);
 	}
 }

@@ -5,8 +5,9 @@ import { folderSource } from '../../src/cli/node-source';
 import { loadModel, type LoadedModel } from '../../src/lib/core/model/index';
 import type { Tensor } from '../../src/lib/core/model/tensor';
 import { createEngine, type Engine } from '../../src/lib/core/runtime/engine';
-import { createNodeEngine, nodeOrt } from '../../src/lib/core/runtime/node';
-import { webNodeOrt } from '../../src/lib/core/runtime/web-node';
+import * as nodeOrt from 'onnxruntime-node';
+import * as webNodeOrt from 'onnxruntime-web';
+import { createNodeEngine } from '../../src/lib/core/runtime/node';
 import { maxAbsDiff, readFixture, type Fixture } from './fixtures';
 
 let fx: Fixture;

@@ -4,11 +4,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-	ablationScore, gatheredPromptMetrics, isKeyHead, meanMetrics, patchingScore, pathPatchingChange, positionAccuracy,
+	ablationScore, gatheredPromptMetrics, isKeyHead, patchingScore, pathPatchingChange, positionAccuracy,
 	promptMetrics, scoredPositions, scoredPromptMetrics, scoreTargets, type MetricName, type PromptMetrics
 } from '../../src/lib/core/experiments/metrics';
 import { parseSafetensors, toFloat32 } from '../../src/lib/core/model/safetensors';
 import { tensor, type Tensor } from '../../src/lib/core/model/tensor';
+
+const avg = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Per-prompt metrics averaged over the prompts, as the scans' clean means are. */
+function meanMetrics(m: PromptMetrics): Record<string, number> {
+	const out: Record<string, number> = { logprob: avg(m.logprob), accuracy: avg(m.accuracy), answer_logit: avg(m.answer_logit) };
+	if (m.logit_diff) out.logit_diff = avg(m.logit_diff);
+	return out;
+}
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 const TOL = 1e-5;

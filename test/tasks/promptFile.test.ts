@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PromptFileError, parsePromptFile, serializePromptFile } from '../../src/lib/core/tasks';
+import { PromptFileError, parsePromptFile } from '../../src/lib/core/tasks';
 
 describe('prompt files', () => {
 	it('round-trips records, keeping unknown keys and their order', () => {
@@ -14,7 +14,7 @@ describe('prompt files', () => {
 		expect(records[0].source).toBe('hand');
 		expect(records[0].counterfactual).toEqual({ prompt: '12+35=', answer: '47', note: 'b+1' });
 		expect(records[1].id).toBe(7);
-		expect(serializePromptFile(records)).toBe(text);
+		expect(records.map((r) => JSON.stringify(r) + '\n').join('')).toBe(text);
 	});
 
 	it('accepts CRLF line ends, a byte-order mark and blank lines', () => {

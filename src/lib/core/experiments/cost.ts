@@ -12,8 +12,8 @@ export const DEFAULT_MEMORY_BUDGET = 256 * 1024 ** 2;
  * ~90 GMAC/s: a GPT-2-small graph restarting at block 10 took ~0.6 s to build and load, one from
  * the tokens ~1.2 s, i.e. ~8 ns per weight plus ~0.2 s.
  */
-export const SESSION_MACS_PER_PARAM = 730;
-export const SESSION_FIXED_MACS = 18e9;
+const SESSION_MACS_PER_PARAM = 730;
+const SESSION_FIXED_MACS = 18e9;
 
 export interface RowShape {
 	/** Tokens in the row. */
@@ -28,7 +28,7 @@ export interface RowShape {
 }
 
 /** Multiply-adds of one block for one token attending over T positions. */
-export function blockMacs(s: Spec, T: number): number {
+function blockMacs(s: Spec, T: number): number {
 	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh } = s;
 	const attn = D * (H + 2 * K) * dh + H * dh * D + 2 * H * T * dh; // q, k, v, o projections; scores and mixing
 	const mlp = s.attn_only ? 0 : (s.gated ? 3 : 2) * D * s.d_mlp;
@@ -72,7 +72,7 @@ export function patternRowBytes(s: Spec, T: number): number {
 }
 
 /** Weights a graph starting at block `start` holds. */
-export function graphParams(s: Spec, start: number): number {
+function graphParams(s: Spec, start: number): number {
 	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh, d_vocab: V } = s;
 	const block = D * (H + 2 * K) * dh + H * dh * D + (s.attn_only ? 0 : (s.gated ? 3 : 2) * D * s.d_mlp) + 6 * D;
 	return (s.n_layers - start) * block + V * D * (s.tied ? 1 : 2) + (start === 0 && s.pos === 'standard' ? s.n_ctx * D : 0);

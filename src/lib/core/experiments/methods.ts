@@ -43,7 +43,7 @@ export const SCAN_METHODS = Object.keys(METHODS) as readonly ScanMethod[];
 export type AnyScan = { method: 'zero' | 'mean' | 'resample'; result: AblationResult } | { method: 'patch'; result: PatchResult } | { method: 'path'; result: PathResult };
 
 /** The one ranking rule: path-patching changes rank most negative first, everything else highest first. */
-export const rankOrderOf = (method: ScanMethod): RankOrder => METHODS[method].rankOrder;
+const rankOrderOf = (method: ScanMethod): RankOrder => METHODS[method].rankOrder;
 
 /** The metric a method's score is in, as the report's provenance names it (path patching has one: the relative answer-logit change). */
 export const scoreMetricName = (method: ScanMethod, metric: RankingMetric): string => (method === 'path' ? 'answer_logit_rel' : RANKING_METRIC_FLAGS[metric]);
@@ -76,7 +76,7 @@ export function headScores(scan: AnyScan, metric: RankingMetric): HeadScores {
 	};
 }
 
-export function mlpScores(scan: AnyScan, metric: RankingMetric): MlpScores | undefined {
+function mlpScores(scan: AnyScan, metric: RankingMetric): MlpScores | undefined {
 	if (scan.method === 'path') return undefined;
 	if (scan.method === 'patch') return scan.result.mlps ? { score: pick(scan.result.mlps, metric, 'this patching scan') } : undefined;
 	const m = scan.result.mlps;

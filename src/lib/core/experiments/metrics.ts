@@ -177,12 +177,6 @@ const mean = (xs: readonly number[]): number => {
 	return xs.reduce((a, b) => a + b, 0) / xs.length;
 };
 
-/** Means over prompts (accuracy = exact-match rate). */
-export function meanMetrics(m: PromptMetrics): Partial<Record<MetricName, number>> & Record<'logprob' | 'accuracy' | 'answer_logit', number> {
-	const out = { logprob: mean(m.logprob), accuracy: mean(m.accuracy), answer_logit: mean(m.answer_logit) };
-	return m.logit_diff ? { ...out, logit_diff: mean(m.logit_diff) } : out;
-}
-
 /** Accuracy per answer position, over the prompts whose answer reaches that position. */
 export function positionAccuracy(m: PromptMetrics): number[] {
 	const P = maxOf(m.position_correct.map((r) => r.length));
@@ -213,5 +207,5 @@ export function pathPatchingChange(patchedLogit: readonly number[], cleanLogit: 
 }
 
 /** A head whose path-patching change is below -5% is a key head (Zhang et al. 2024). */
-export const KEY_HEAD_THRESHOLD = -0.05;
+const KEY_HEAD_THRESHOLD = -0.05;
 export const isKeyHead = (change: number): boolean => change < KEY_HEAD_THRESHOLD;

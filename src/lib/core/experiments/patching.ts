@@ -18,7 +18,7 @@ import { runScan, type Recipe, type ScanContext, type ScanOptions } from './scan
 import type { ScoreTable } from './scores';
 
 /** Metrics a patching score is computed for (accuracy too, though its denominator is often 0). */
-export const PATCH_METRICS: readonly MetricName[] = ['logprob', 'logit_diff', 'accuracy'];
+const PATCH_METRICS: readonly MetricName[] = ['logprob', 'logit_diff', 'accuracy'];
 
 export interface PatchResult {
 	/** Per metric: [L, H] (all positions) or [L, H, T] (per position, T = longest scored row). */

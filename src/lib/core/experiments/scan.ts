@@ -63,7 +63,7 @@ export interface ScanStats {
 	ms: number;
 }
 
-export const emptyStats = (): ScanStats => ({ forwards: 0, rows: 0, tokens: 0, flops: 0, startLayers: [], ms: 0 });
+const emptyStats = (): ScanStats => ({ forwards: 0, rows: 0, tokens: 0, flops: 0, startLayers: [], ms: 0 });
 
 /** Shares base runs between the scans of one engine and prompt set (each computed once, extended when a scan needs more). */
 export class ScanContext {

@@ -57,7 +57,7 @@ export interface RowTarget {
 }
 
 /** Ids a scoring run of these rows reads at P gathered slots (engine `score.targets`): each answer token, and the counterfactual's first token when every row has one. */
-export function rowScoreTargets(targets: readonly RowTarget[], P: number): number[][][] {
+function rowScoreTargets(targets: readonly RowTarget[], P: number): number[][][] {
 	const withCf = targets.every((t) => t.cfFirst !== undefined);
 	return scoreTargets({ answers: targets.map((t) => t.answer), cfFirst: withCf ? targets.map((t) => t.cfFirst!) : undefined }, P);
 }

@@ -80,7 +80,7 @@ export function mlpEntries(s: MlpScores, order: RankOrder = 'descending'): MlpEn
 	}).sort((a, b) => a.rank - b.rank);
 }
 
-export const HEAD_TABLE_COLUMNS = ['layer', 'head', 'score', 'rank', 'accuracy_drop', 'logprob_drop'] as const;
+const HEAD_TABLE_COLUMNS = ['layer', 'head', 'score', 'rank', 'accuracy_drop', 'logprob_drop'] as const;
 
 /** Entries in the given order; empty cells where a scan has no such value; accuracy_drop_pos<i> columns if any entry has them. */
 export function headTableCsv(entries: readonly HeadEntry[]): string {

@@ -3,7 +3,7 @@
 // low-first (a key head makes the answer logit drop); 'magnitude' ranks by |score|.
 
 export type RankOrder = 'descending' | 'ascending' | 'magnitude';
-export const RANK_ORDERS: readonly RankOrder[] = ['descending', 'ascending', 'magnitude'];
+const RANK_ORDERS: readonly RankOrder[] = ['descending', 'ascending', 'magnitude'];
 
 /** Rank (1-based) of each score. NaN ranks last; ties keep input order, so ranks are a permutation. */
 export function ranks(scores: readonly number[], order: RankOrder = 'descending'): number[] {

@@ -4,7 +4,7 @@
 import { encodeMessage, type Field, type Message } from './protobuf';
 
 /** Opset 17: has LayerNormalization, keeps ReduceMean's axes as an attribute; ORT 1.30 loads it everywhere (DESIGN §9). */
-export const OPSET = 17;
+const OPSET = 17;
 const IR_VERSION = 8;
 
 export type ElemType = 'float32' | 'int64' | 'bool';

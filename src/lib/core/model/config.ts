@@ -7,7 +7,7 @@ import type { Act, Norm, Positional, Spec } from './spec';
 
 type Config = Record<string, unknown>;
 const FILE = 'config.json';
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'gpt_neox'] as const;
+const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'gpt_neox'] as const;
 const ACTS: Act[] = ['relu', 'gelu', 'gelu_new', 'silu'];
 // Other spellings Hugging Face uses for the same functions (transformers' ACT2FN).
 const ACT_ALIASES: Record<string, Act> = { gelu_pytorch_tanh: 'gelu_new', swish: 'silu' };
@@ -47,7 +47,7 @@ function act(cfg: Config, key: string, fallback: Act): Act {
 	return oneOf(key, typeof v === 'string' ? (ACT_ALIASES[v] ?? v) : v, ACTS);
 }
 
-export function isTransformerLens(cfg: Config): boolean {
+function isTransformerLens(cfg: Config): boolean {
 	return !('model_type' in cfg) && ['n_layers', 'd_model', 'd_head', 'n_heads', 'act_fn'].every((k) => k in cfg);
 }
 

@@ -8,7 +8,7 @@ const DTYPE_BYTES: Record<string, number> = {
 	F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
 	I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1
 };
-export const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
+const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
 
 /** One tensor as stored: a view into the file's bytes, not yet converted. */
 export interface RawTensor {

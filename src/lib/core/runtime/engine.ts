@@ -33,7 +33,7 @@ export interface EngineOptions {
 	maxSessionBytes?: number;
 }
 
-export const DEFAULT_MAX_SESSION_BYTES = 1024 ** 3;
+const DEFAULT_MAX_SESSION_BYTES = 1024 ** 3;
 
 /** DESIGN §4: z' = m z + (1 - m) r on hook_z and hook_post. A mask without replacement means r = 0. */
 export interface Interventions {

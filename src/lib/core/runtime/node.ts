@@ -1,9 +1,6 @@
 // Node entry: engines on onnxruntime-node (native CPU kernels). The browser bundle never imports this file.
 import * as ort from 'onnxruntime-node';
-import type { OrtModule } from './backends';
 import { createEngine, type Engine, type EngineOptions, type ModelLike } from './engine';
-
-export const nodeOrt: OrtModule = ort;
 
 export function createNodeEngine(
 	model: ModelLike,

@@ -1,10 +1,7 @@
 // onnxruntime-web on WASM outside the browser (Node: CLI --backend wasm, parity tests). The browser
 // uses web.ts: the WebGPU build of onnxruntime-web needs browser APIs and fails to start in Node.
 import * as ort from 'onnxruntime-web';
-import type { OrtModule } from './backends';
 import { createEngine, type Engine, type EngineOptions, type ModelLike } from './engine';
-
-export const webNodeOrt: OrtModule = ort;
 
 export function createWasmNodeEngine(
 	model: ModelLike,

@@ -1,10 +1,7 @@
 // Browser entry: engines on onnxruntime-web's WebGPU build (which also holds the WASM backend), so the
 // bundle carries exactly one copy of onnxruntime-web and Vite emits its .wasm on our own origin.
 import * as ort from 'onnxruntime-web/webgpu';
-import type { OrtModule } from './backends';
 import { createEngine, type Engine, type EngineOptions, type ModelLike } from './engine';
-
-export const webOrt: OrtModule = ort;
 
 export function createWebEngine(
 	model: ModelLike,

@@ -34,7 +34,7 @@ export interface CounterfactualOptions {
  * compares digits; where the tokenizer merges it into the number (GPT-2's `Ġ46`) it stays in the
  * answer. The text the model reads is the same either way. Null when neither split is a prefix split.
  */
-export function scoredSplit<E extends { prompt: string; answer: string }>(ex: E, task: Task, tokenizer: Encoder, prefix = ''): { example: E; tokens: ScoredTokens } | null {
+function scoredSplit<E extends { prompt: string; answer: string }>(ex: E, task: Task, tokenizer: Encoder, prefix = ''): { example: E; tokens: ScoredTokens } | null {
 	const p = task.answerPrefix;
 	const tries = p && ex.answer.startsWith(p) ? [{ ...ex, prompt: ex.prompt + p, answer: ex.answer.slice(p.length) }, ex] : [ex];
 	for (const example of tries) {

@@ -13,7 +13,7 @@ import type { Rng } from './rng';
 import { formatTaskSpec } from './taskSpec';
 
 export type CounterfactualKind = 'operand' | 'operator-null' | 'none';
-export const COUNTERFACTUAL_KINDS: readonly CounterfactualKind[] = ['operand', 'operator-null', 'none'];
+const COUNTERFACTUAL_KINDS: readonly CounterfactualKind[] = ['operand', 'operator-null', 'none'];
 
 export interface GenerateOptions extends CounterfactualOptions {
 	n: number;

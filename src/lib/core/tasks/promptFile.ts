@@ -75,8 +75,3 @@ export function parsePromptFile(text: string, source = 'prompts.jsonl'): PromptR
 	if (records.length === 0) throw new PromptFileError(source, [{ line: 1, message: 'no prompts in file' }]);
 	return records;
 }
-
-/** One JSON object per line, keys in their original order, ending with a newline. */
-export function serializePromptFile(records: readonly PromptRecord[]): string {
-	return records.map((r) => JSON.stringify(r) + '\n').join('');
-}

@@ -87,7 +87,7 @@ export const operandRange = (task: Task, which: 0 | 1): [number, number] => {
 export const naturalAnswerWidth = (task: Task): number => OPS[task.op].answerDigits(task.digits[0], task.digits[1]);
 
 /** Zero-pad to `width` digits, then reverse the digits if asked; a minus sign stays in front. */
-export function formatAnswerDigits(value: number, width: number, reversed: boolean): string {
+function formatAnswerDigits(value: number, width: number, reversed: boolean): string {
 	let digits = String(Math.abs(value)).padStart(width, '0');
 	if (reversed) digits = [...digits].reverse().join('');
 	return value < 0 ? `-${digits}` : digits;

@@ -15,7 +15,7 @@ export const TASK_PRESETS: Readonly<Record<string, string>> = Object.freeze({
 	'mul-2d': 'mul:2:pad:reversed'
 });
 
-export const TASK_OPTIONS = [
+const TASK_OPTIONS = [
 	'pad', 'pad=<width>', 'reversed', 'eos', 'exact', ...Object.keys(NAMED_TEMPLATES), 'space', 'shots=<k>', 'sep=<text>', 'template=<text>'
 ] as const;
 
@@ -47,7 +47,7 @@ function parseDigits(text: string, op: Op, spec: string): [number, number] {
 	return digits;
 }
 
-export function checkTemplate(template: string, spec = template): void {
+function checkTemplate(template: string, spec = template): void {
 	for (const m of template.matchAll(/\{[^}]*\}/g)) {
 		if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(m[0])) {
 			throw new TaskSpecError(`task spec '${spec}': unknown placeholder ${m[0]} in template (valid: ${TEMPLATE_PLACEHOLDERS.join(' ')})`);

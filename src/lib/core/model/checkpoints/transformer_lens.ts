@@ -9,7 +9,7 @@ import type { CheckpointReader } from './ops';
 const TOP_LEVEL: Record<string, string> = { W_E: 'embed.W_E', W_pos: 'pos_embed.W_pos', W_U: 'unembed.W_U', b_U: 'unembed.b_U' };
 
 /** Canonical name -> TransformerLens state-dict name. */
-export function tlName(name: string): string {
+function tlName(name: string): string {
 	if (name in TOP_LEVEL) return TOP_LEVEL[name];
 	if (!name.startsWith('blocks.')) return name; // ln_final.w / ln_final.b
 	const [, layer, rest] = name.match(/^blocks\.(\d+)\.(.*)$/)!;

@@ -159,7 +159,7 @@ export class ModelState {
 		this.switchingBackend = true;
 		try {
 			const b = await this.#client.call('setBackend', { backend: choice });
-			this.info = { ...this.info!, ...b, reason: b.reason };
+			this.info = { ...this.info!, ...b, reason: b.reason, threadsReason: b.threadsReason };
 			return true;
 		} catch (e) {
 			this.error = (e as Error).message;

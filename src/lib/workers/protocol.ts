@@ -24,6 +24,12 @@ export interface BackendInfo {
 	requested: BackendChoice;
 	/** Why the backend shown is not the one asked for (or why 'auto' chose it). */
 	reason?: string;
+	/** onnxruntime-web WASM threads (ort.env.wasm.numThreads): >1 only when the worker is cross-origin isolated. */
+	threads: number;
+	/** self.crossOriginIsolated in the worker: SharedArrayBuffer, hence WASM threads, are available. */
+	isolated: boolean;
+	/** Why there is one thread only, when that is so. */
+	threadsReason?: string;
 }
 
 export interface ModelInfo extends BackendInfo {

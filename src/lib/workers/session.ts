@@ -45,12 +45,25 @@ async function resolveBackend(choice: BackendChoice): Promise<{ backend: 'webgpu
 	return { backend: 'webgpu' };
 }
 
+/** More WASM threads than this gain little on these small graphs and take memory per thread. */
+const MAX_THREADS = 8;
+
+/**
+ * WASM threads need SharedArrayBuffer, which a browser gives only to a cross-origin isolated page
+ * (COOP same-origin + COEP require-corp, from the server or from coi-serviceworker on a static host).
+ */
+function wasmThreads(): Pick<BackendInfo, 'threads' | 'isolated' | 'threadsReason'> {
+	const isolated = self.crossOriginIsolated === true;
+	if (!isolated) return { threads: 1, isolated, threadsReason: 'not cross-origin isolated: no SharedArrayBuffer' };
+	return { threads: Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS)), isolated };
+}
+
 async function buildEngine(model: LoadedModel, choice: BackendChoice): Promise<{ engine: Engine; info: BackendInfo }> {
 	const { backend, reason } = await resolveBackend(choice);
-	// numThreads 1: a static host gives no cross-origin isolation, so no SharedArrayBuffer threads.
-	const engine = await createWebEngine(model, { backend, wasmPaths: { wasm: new URL(ortWasmUrl, self.location.href).href }, numThreads: 1 });
+	const threading = wasmThreads();
+	const engine = await createWebEngine(model, { backend, wasmPaths: { wasm: new URL(ortWasmUrl, self.location.href).href }, numThreads: threading.threads });
 	const running = engine.backend === 'webgpu' ? 'webgpu' : 'wasm';
-	return { engine, info: { backend: running, requested: choice, reason: engine.fallbackReason ?? reason } };
+	return { engine, info: { backend: running, requested: choice, reason: engine.fallbackReason ?? reason, ...threading } };
 }
 
 export async function load(spec: ModelSourceSpec, choice: BackendChoice, progress: (p: LoadProgress) => void, maxBytes?: number): Promise<ModelInfo> {

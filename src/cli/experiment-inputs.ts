@@ -13,7 +13,7 @@ import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, type PromptRecord } from '../lib/core/tasks/index';
 import { CLI_BACKENDS, type CliBackend } from './engines';
 import { InputError } from './errors';
-import { MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource } from './model-source';
+import { MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource, weightPrecision } from './model-source';
 import { stderrProgress } from './progress';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -29,6 +29,7 @@ export const COMMON_FLAGS = {
 	'hub-host': { type: 'string' },
 	backend: { type: 'string' },
 	'max-memory': { type: 'string' },
+	precision: { type: 'string' },
 	help: { type: 'boolean', short: 'h' }
 } as const;
 
@@ -150,16 +151,17 @@ export interface Loaded {
 }
 
 /** Loads the model, encodes the prompts with its tokenizer and starts the engine; dispose the engine when done. */
-export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string; 'max-memory'?: string }, prompts: PromptSource, command: string): Promise<Loaded> {
+export async function loadForExperiment(flags: { model?: string; revision?: string; 'hub-host'?: string; backend?: string; 'max-memory'?: string; precision?: string }, prompts: PromptSource, command: string): Promise<Loaded> {
 	const modelArg = required(flags.model, 'model', command);
 	const maxBytes = maxMemoryBytes(flags['max-memory']);
+	const precision = weightPrecision(flags.precision);
 	const backend = (flags.backend ?? 'node') as CliBackend;
 	if (!Object.hasOwn(CLI_BACKENDS, backend)) throw new InputError(`--backend: '${backend}' is not one of ${Object.keys(CLI_BACKENDS).join(', ')}`);
 	const { source, remote } = resolveModelSource({ model: modelArg, revision: flags.revision, hubHost: flags['hub-host'] });
 	const progress = stderrProgress();
 	try {
 		progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
-		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes });
+		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes, precision });
 		if (prompts.generate) prompts.records = prompts.generate(model.tokenizer);
 		const set = encodeFor(model, prompts.records);
 		progress.step(`building the ${model.spec.family} graph on ${backend}`);

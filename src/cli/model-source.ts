@@ -1,7 +1,7 @@
 // --model: a local folder when the path exists, otherwise a Hugging Face hub id (owner/name); and
 // --max-memory, the limit above which loading a model is refused.
 import { statSync } from 'node:fs';
-import { DEFAULT_MAX_BYTES, hubSource, type FileSource } from '../lib/core/model/index';
+import { DEFAULT_MAX_BYTES, hubSource, type FileSource, type WeightPrecision } from '../lib/core/model/index';
 import { InputError } from './errors';
 import { folderSource } from './node-source';
 
@@ -32,8 +32,19 @@ export function resolveModelSource({ model, revision, hubHost }: ModelArgs): { s
 	return { source: hubSource(model, { revision, host, cache: null }), remote: true };
 }
 
-export const MAX_MEMORY_HELP = `      --max-memory <GiB>   memory limit (default ${DEFAULT_MAX_BYTES / 1024 ** 3}): a model whose f32 weights and
-                           activations are estimated above it is refused; decimals allowed, e.g. 0.5`;
+export const MAX_MEMORY_HELP = `      --max-memory <GiB>   memory limit (default ${DEFAULT_MAX_BYTES / 1024 ** 3}): a model whose weights, onnxruntime's
+                           copy and activations are estimated above it is refused; decimals allowed, e.g. 0.5
+      --precision <p>      weights as stored (auto, default: F16/BF16 stay half), float32 (widen all)
+                           or float16 (narrow F32 checkpoints to F16: half the memory)`;
+
+const PRECISIONS: readonly WeightPrecision[] = ['auto', 'float32', 'float16'];
+
+/** --precision as loadModel's precision; undefined keeps 'auto'. */
+export function weightPrecision(value: string | undefined): WeightPrecision | undefined {
+	if (value === undefined) return undefined;
+	if (!(PRECISIONS as readonly string[]).includes(value)) throw new InputError(`--precision: '${value}' is not one of ${PRECISIONS.join(', ')}`);
+	return value as WeightPrecision;
+}
 
 /** --max-memory <GiB> as loadModel's maxBytes; undefined keeps the default. */
 export function maxMemoryBytes(value: string | undefined): number | undefined {

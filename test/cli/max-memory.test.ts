@@ -1,5 +1,5 @@
 // --max-memory <GiB> on every command that loads a model: it is loadModel's maxBytes, so a limit below
-// the model's estimate (models/add-3d: 0.00512 GiB, f32 weights and activations) refuses it with exit 2
+// the model's estimate (models/add-3d: 0.00379 GiB: weights, onnxruntime's copy and activations) refuses it with exit 2
 // and one line naming the flag, and a limit above it loads the model as the default limit does.
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { runCli } from './run-cli';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
 const ADD = ['--model', 'models/add-3d', '--prompts', 'models/add-3d/heldout.jsonl', '--n', '20'];
-const REFUSED = /^arithlens: config\.json: this model needs about 0\.00512 GiB \(f32 weights and activations\), above the limit of 0\.001 GiB; raise the memory limit \(--max-memory <GiB> in the CLI\) to load it anyway\n$/;
+const REFUSED = /^arithlens: config\.json: this model needs about 0\.00379 GiB \(weights, onnxruntime's copy and activations\), above the limit of 0\.001 GiB; raise the memory limit \(--max-memory <GiB> in the CLI\) to load it anyway\n$/;
 
 describe('--max-memory', () => {
 	it('parses a positive number of GiB, decimals allowed', () => {
@@ -67,13 +67,13 @@ describe('--max-memory', () => {
 		expect(JSON.parse(limited.stdout).n).toBe(20);
 	});
 
-	it('capture: the limit is the estimate itself, to three digits: 0.00511 refuses, 0.00512 loads', async () => {
+	it('capture: the limit is the estimate itself, to three digits: 0.00378 refuses, 0.00379 loads', async () => {
 		const out = join(tempDir(), 'x.json');
 		const args = ['capture', '--model', 'models/add-3d', '--text', '123+456=', '--out', out];
-		const below = await runCli([...args, '--max-memory', '0.00511']);
+		const below = await runCli([...args, '--max-memory', '0.00378']);
 		expect(below.code).toBe(2);
-		expect(below.stderr).toMatch(/needs about 0\.00512 GiB .*above the limit of 0\.00511 GiB/);
-		const above = await runCli([...args, '--max-memory', '0.00512']);
+		expect(below.stderr).toMatch(/needs about 0\.00379 GiB .*above the limit of 0\.00378 GiB/);
+		const above = await runCli([...args, '--max-memory', '0.00379']);
 		expect(above.code, above.stderr).toBe(0);
 		expect(above.stdout).toMatch(/^wrote 1 tensor for 9 tokens/);
 	});

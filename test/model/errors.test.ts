@@ -121,7 +121,7 @@ describe('ModelLoadError', () => {
 		expect(err).toBeInstanceOf(ModelLoadError);
 		const need = estimateBytes(specFromConfig(JSON.parse(new TextDecoder().decode(files.get('config.json')!))));
 		expect(err.message).toBe(
-			`config.json: this model needs about ${Number((need / 1024 ** 3).toPrecision(3))} GiB (f32 weights and activations), above the limit of 0.0000931 GiB; raise the memory limit (--max-memory <GiB> in the CLI) to load it anyway`
+			`config.json: this model needs about ${Number((need / 1024 ** 3).toPrecision(3))} GiB (weights, onnxruntime's copy and activations), above the limit of 0.0000931 GiB; raise the memory limit (--max-memory <GiB> in the CLI) to load it anyway`
 		);
 		// the dashboard offers to load it anyway from these fields, never from the message
 		expect([err.needBytes, err.limitBytes]).toEqual([need, 100_000]);

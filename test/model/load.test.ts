@@ -21,9 +21,16 @@ describe('loadModel on the fixture models', () => {
 			const expected = Object.fromEntries([...canonicalShapes(m.spec)]);
 			const got = Object.fromEntries([...model.weights].map(([n, t]) => [n, t.shape]));
 			expect(got).toEqual(expected);
+			// weights stay at the precision they are stored in (the f16 and bf16 fixtures are half throughout)
+			const half = /-(b?f16)(-|$)/.exec(m.name)?.[1];
 			for (const [name, t] of model.weights) {
-				expect(t.data, name).toBeInstanceOf(Float32Array);
+				expect(t.data, name).toBeInstanceOf(half ? Uint16Array : Float32Array);
+				expect('dtype' in t ? t.dtype : undefined, name).toBe(half && { f16: 'float16', bf16: 'bfloat16' }[half]);
 				expect(t.data.length, name).toBe(t.shape.reduce((a, b) => a * b, 1));
+			}
+			const wide = await loadModel(folderSource(modelDir(m)), { precision: 'float32' });
+			for (const [name, t] of wide.weights) {
+				expect(t.data, name).toBeInstanceOf(Float32Array);
 				expect(t.data.every(Number.isFinite), `${name} has non-finite values`).toBe(true);
 			}
 			expect(model.source.weightsSha256).toMatch(/^[0-9a-f]{64}$/);

@@ -58,9 +58,10 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 describe('canonical weights reproduce the reference hooks', () => {
 	for (const m of manifests().filter((m) => m.captures[0].hooks.includes('logits'))) {
 		it(m.name, async () => {
-			const { spec: s, weights } = await loadModel(folderSource(modelDir(m)));
+			const { spec: s, weights } = await loadModel(folderSource(modelDir(m)), { precision: 'float32' });
 			const cap = captures(m.name);
-			const w = (n: string) => weights.get(n);
+			// widened on load (precision float32), every weight is a float32 Tensor
+			const w = (n: string) => weights.get(n) as Tensor | undefined;
 			const hook = (n: string) => cap.get(n)!;
 			const check = (what: string, got: ArrayLike<number>, want: Tensor) => {
 				const diff = maxDiff(got, want.data);

@@ -6,7 +6,7 @@ import { loadModel } from '../../lib/core/model/index';
 import { captureText, encodePrompt, selectHooks } from '../capture';
 import { CLI_BACKENDS, type CliBackend } from '../engines';
 import { InputError, parseFlags } from '../errors';
-import { DEFAULT_HUB_HOST, MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource } from '../model-source';
+import { DEFAULT_HUB_HOST, MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource, weightPrecision } from '../model-source';
 import { encodeCaptureJson, encodeSafetensors, formatOf, writeFileAtomic } from '../output';
 import { stderrProgress } from '../progress';
 import { prettyJson, tensorStats, topPredictions } from '../summary';
@@ -73,6 +73,7 @@ const FLAGS = {
 	'hub-host': { type: 'string' },
 	backend: { type: 'string' },
 	'max-memory': { type: 'string' },
+	precision: { type: 'string' },
 	out: { type: 'string', short: 'o' },
 	json: { type: 'boolean' },
 	help: { type: 'boolean', short: 'h' }
@@ -101,13 +102,14 @@ export async function run(argv: string[]): Promise<number> {
 	const backend = (flags.backend ?? 'node') as CliBackend;
 	if (!Object.hasOwn(CLI_BACKENDS, backend)) throw new InputError(`--backend: '${backend}' is not one of ${Object.keys(CLI_BACKENDS).join(', ')}`);
 	const maxBytes = maxMemoryBytes(flags['max-memory']);
+	const precision = weightPrecision(flags.precision);
 	const { source, remote } = resolveModelSource({ model, revision: flags.revision, hubHost: flags['hub-host'] });
 
 	const progress = stderrProgress();
 	const { loaded, capture, engineBackend } = await (async () => {
 		try {
 			progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
-			const loaded = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes });
+			const loaded = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes, precision });
 			const hooks = selectHooks(loaded.spec, flags.hooks);
 			const tokens = encodePrompt(loaded, text);
 			progress.step(`building the ${loaded.spec.family} graph on ${backend} (${hooks.length} hooks)`);

@@ -1,6 +1,6 @@
 // The loaded model: where it came from, download/build progress, the backend that actually runs
 // (and why, when it is not the one asked for), and its accuracy on the current prompt set.
-import { createTokenizer, estimateBytes, type ArithTokenizer } from '$lib/core/model';
+import { createTokenizer, estimateBytes, storedWeightBytes, type ArithTokenizer } from '$lib/core/model';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { TrainingLog } from '$lib/core/model/trainingLog';
 import type { EngineClient } from '$lib/workers/engineClient';
@@ -30,7 +30,7 @@ export type ModelChoice = ModelRef | { kind: 'files'; files: { path: string; fil
 
 export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
 
-/** A model refused for its size: its estimated bytes (f32 weights and activations) and the limit. */
+/** A model refused for its size: its estimated bytes (weights, onnxruntime's copy and activations) and the limit. */
 export interface MemoryRefusal {
 	needBytes: number;
 	limitBytes: number;
@@ -92,9 +92,9 @@ export class ModelState {
 		return this.status === 'ready' && this.info !== null;
 	}
 
-	/** Estimated memory of the loaded model (f32 weights and activations, as loadModel counts it). */
+	/** Estimated memory of the loaded model (weights, onnxruntime's copy and activations, as loadModel counts it). */
 	get memoryBytes(): number | null {
-		return this.info ? estimateBytes(this.info.spec) : null;
+		return this.info ? estimateBytes(this.info.spec, storedWeightBytes(this.info.tokenizer.modelConfig)) : null;
 	}
 
 	/** The catalog entry of the loaded bundled model, if it is one. */

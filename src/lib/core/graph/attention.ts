@@ -11,37 +11,29 @@ function project(ctx: BuildContext, l: number, h: string, which: 'Q' | 'K' | 'V'
 	const W = ctx.canonical(name);
 	const [heads, D, dh] = W.shape;
 	const cols = ctx.derived(`${name}:[D,heads*dh]`, () => {
-		const out = new Float32Array(W.data.length);
+		const out = W.data instanceof Float32Array ? new Float32Array(W.data.length) : new Uint16Array(W.data.length);
 		for (let k = 0; k < heads; k++)
 			for (let d = 0; d < D; d++)
 				for (let e = 0; e < dh; e++) out[d * heads * dh + k * dh + e] = W.data[(k * D + d) * dh + e];
 		return { data: out, dims: [D, heads * dh] };
-	});
+	}, W);
 	let y = g.matmul(h, cols); // [B, T, heads*dh]
 	if (s.qkv_bias) {
 		const b = ctx.canonical(`blocks.${l}.b_${which}`); // [heads, dh] is already row-major [heads*dh]
-		y = g.add(y, ctx.derived(`blocks.${l}.b_${which}:[heads*dh]`, () => ({ data: b.data, dims: [heads * dh] })));
+		y = g.add(y, ctx.derived(`blocks.${l}.b_${which}:[heads*dh]`, () => ({ data: b.data, dims: [heads * dh] }), b));
 	}
 	return g.reshape(y, [0, 0, heads, dh]); // [B, T, heads, dh]
 }
 
-/** cos / sin tables [n_ctx, 1, rotary_dim] for rotate_half RoPE, in float32 like the reference. */
-function rotaryTables(s: Spec): { cos: Float32Array; sin: Float32Array } {
+/**
+ * Inverse frequencies of rotate_half RoPE laid out as emb = cat([freqs, freqs]) (feature i and
+ * i + dim/2 share one), in float32 like the reference.
+ */
+function inverseFrequencies(s: Spec): Float32Array {
 	const dim = s.rotary_dim;
-	const cos = new Float32Array(s.n_ctx * dim);
-	const sin = new Float32Array(s.n_ctx * dim);
-	for (let i = 0; i < dim / 2; i++) {
-		const invFreq = Math.fround(1 / Math.fround(s.rotary_base ** Math.fround((2 * i) / dim)));
-		for (let t = 0; t < s.n_ctx; t++) {
-			const angle = Math.fround(t * invFreq);
-			// emb = cat([freqs, freqs]): feature i and i + dim/2 share a frequency
-			for (const j of [i, i + dim / 2]) {
-				cos[t * dim + j] = Math.cos(angle);
-				sin[t * dim + j] = Math.sin(angle);
-			}
-		}
-	}
-	return { cos, sin };
+	const out = new Float32Array(dim);
+	for (let i = 0; i < dim / 2; i++) out[i] = out[i + dim / 2] = Math.fround(1 / Math.fround(s.rotary_base ** Math.fround((2 * i) / dim)));
+	return out;
 }
 
 /** x [B,T,heads,dh]: rotate the first rotary_dim features of each head by its position (rotate_half convention). */
@@ -49,12 +41,14 @@ function rotary(ctx: BuildContext, x: string, seqLen: string): string {
 	const { g, spec: s } = ctx;
 	const dim = s.rotary_dim;
 	const half = dim / 2;
-	const table = (which: 'cos' | 'sin') =>
-		ctx.once(`rotary.${which}[:T]`, () => {
-			const full = ctx.derived(`rotary.${which}`, () => ({ data: rotaryTables(s)[which], dims: [s.n_ctx, 1, dim] }));
-			return g.slice(full, 0, seqLen, 0);
-		});
-	const [cos, sin] = [table('cos'), table('sin')]; // [T, 1, dim]
+	// The angles t * inv_freq for the T positions of this run, computed in the graph: a table for all
+	// n_ctx positions would hold 2 x n_ctx x dim floats (5 GB for a config claiming 10^7 positions).
+	const angles = ctx.once('rotary.angles', () => {
+		const t = g.op('Cast', [g.op('Range', [g.i64([0], []), g.op('Squeeze', [seqLen, g.i64([0])]), g.i64([1], [])])], { to: 1 }); // [T] float
+		return g.mul(g.unsqueeze(t, [1, 2]), g.f32(inverseFrequencies(s), [1, 1, dim])); // [T, 1, dim]
+	});
+	const cos = ctx.once('rotary.cos', () => g.op('Cos', [angles]));
+	const sin = ctx.once('rotary.sin', () => g.op('Sin', [angles]));
 	const rot = dim === s.d_head ? x : g.slice(x, 0, dim, 3);
 	const rotatedHalf = g.op('Concat', [g.op('Neg', [g.slice(rot, half, dim, 3)]), g.slice(rot, 0, half, 3)], { axis: 3 });
 	const turned = g.add(g.mul(rot, cos), g.mul(rotatedHalf, sin));

@@ -3,7 +3,7 @@
 import { allHookNames, hookShape, type HookName } from '../model/hooks';
 import type { Spec } from '../model/spec';
 import { canonicalShapes } from '../model/spec';
-import type { Tensor } from '../model/tensor';
+import { weightDtype, type Weight } from '../model/tensor';
 import { GraphWriter, type Dim } from './onnx';
 
 /** Head interventions on hook_z: mask [B,L,H] ('head') or [B,L,H,T] ('head_pos'), replacement [B,L,H,T,dh]. */
@@ -79,7 +79,7 @@ export class BuildContext {
 
 	constructor(
 		readonly spec: Spec,
-		private readonly weights: ReadonlyMap<string, Tensor>,
+		private readonly weights: ReadonlyMap<string, Weight>,
 		options: GraphOptions
 	) {
 		this.shapes = canonicalShapes(spec);
@@ -103,17 +103,20 @@ export class BuildContext {
 		if (!this.registered.has(name)) {
 			const t = this.weights.get(name);
 			if (!t) throw new Error(`buildGraph: weight '${name}' is not part of this spec`);
-			this.g.weight(name, t.data, t.shape);
+			this.g.weight(name, t.data, t.shape, weightDtype(t));
 			this.registered.add(name);
 		}
 		return name;
 	}
 
-	/** A weight in another layout, computed once from the canonical one (e.g. per-head W_Q as one [D, H*dh] matrix). */
-	derived(name: string, make: () => { data: Float32Array; dims: number[] }): string {
+	/**
+	 * A weight in another layout, computed once per graph from the canonical one (e.g. per-head W_Q as
+	 * one [D, H*dh] matrix) and kept at its precision (`from`'s, float32 when omitted).
+	 */
+	derived(name: string, make: () => { data: Float32Array | Uint16Array; dims: number[] }, from?: Weight): string {
 		if (!this.registered.has(name)) {
 			const { data, dims } = make();
-			this.g.weight(name, data, dims);
+			this.g.weight(name, data, dims, from ? weightDtype(from) : 'float32');
 			this.registered.add(name);
 		}
 		return name;
@@ -126,7 +129,7 @@ export class BuildContext {
 		return v;
 	}
 
-	canonical(name: string): Tensor {
+	canonical(name: string): Weight {
 		const t = this.weights.get(name);
 		if (!t) throw new Error(`buildGraph: weight '${name}' is not part of this spec`);
 		return t;

@@ -7,7 +7,8 @@
 // intervention kind becomes an input; a graph holds only what its caller asked for. A scoring graph
 // returns what the metrics read from the logits (log-normaliser, argmax, target logits) instead.
 import type { Spec } from '../model/spec';
-import type { Tensor } from '../model/tensor';
+import type { Weight } from '../model/tensor';
+import type { EncodedModel } from './onnx';
 import { attention } from './attention';
 import { B, BuildContext, INPUTS, K, OUTPUTS, P, T, type GraphOptions } from './context';
 import { mlp, norm } from './mlp';
@@ -109,7 +110,16 @@ function checkStartLayer(s: Spec, options: GraphOptions): number {
  * Inputs: `tokens` int64 [B,T] (or `resid_pre` [B,T,D] with a startLayer above 0), plus
  * head_mask/head_repl, mlp_mask/mlp_repl, positions, targets when asked for.
  */
-export function buildGraph(spec: Spec, weights: ReadonlyMap<string, Tensor>, options: GraphOptions = {}): Uint8Array {
+export function buildGraph(spec: Spec, weights: ReadonlyMap<string, Weight>, options: GraphOptions = {}): Uint8Array {
+	return buildModel(spec, weights, options, Infinity).model;
+}
+
+/**
+ * buildGraph with every weight of `externalAbove` bytes or more as ONNX external data (views of the
+ * weights, not copies) beside the ModelProto: what the engine loads, so graphs over protobuf's 2 GiB
+ * build and no weight is copied into a protobuf first.
+ */
+export function buildModel(spec: Spec, weights: ReadonlyMap<string, Weight>, options: GraphOptions, externalAbove: number): EncodedModel {
 	const ctx = new BuildContext(spec, weights, options);
 	const { g, spec: s } = ctx;
 	const positions = options.positions ?? 'all';
@@ -154,5 +164,5 @@ export function buildGraph(spec: Spec, weights: ReadonlyMap<string, Tensor>, opt
 		g.identity(logits, OUTPUTS.logits);
 		g.output(OUTPUTS.logits, 'float32', [B, positions === 'gather' ? P : T, s.d_vocab]);
 	}
-	return g.encode(`arithlens ${s.family} forward; hooks: ${[...ctx.hooks].join(' ') || 'none'}`);
+	return g.encodeModel(`arithlens ${s.family} forward; hooks: ${[...ctx.hooks].join(' ') || 'none'}`, externalAbove);
 }

@@ -1,4 +1,5 @@
 // ONNX graph builder: canonical Spec + weights -> model bytes with the requested hooks as outputs.
-export { buildGraph } from './forward';
+export { buildGraph, buildModel } from './forward';
+export type { EncodedModel, ExternalFile } from './onnx';
 export { INPUTS, OUTPUTS, hookDims } from './context';
 export type { GraphOptions, HeadInterventions, MlpInterventions, LogitPositions } from './context';

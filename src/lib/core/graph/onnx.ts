@@ -7,9 +7,25 @@ import { encodeMessage, type Field, type Message } from './protobuf';
 const OPSET = 17;
 const IR_VERSION = 8;
 
-export type ElemType = 'float32' | 'int64' | 'bool';
+export type ElemType = 'float32' | 'int64' | 'bool' | 'float16' | 'bfloat16';
 /** TensorProto.DataType */
-const ELEM: Record<ElemType, number> = { float32: 1, int64: 7, bool: 9 };
+const ELEM: Record<ElemType, number> = { float32: 1, int64: 7, bool: 9, float16: 10, bfloat16: 16 };
+
+/** A weight's bytes kept outside the ModelProto (ONNX external data): onnxruntime gets them beside the model, under `path`. */
+export interface ExternalFile {
+	path: string;
+	data: Uint8Array;
+}
+
+/** An encoded model: the ModelProto bytes and the external weight files its initializers point to. */
+export interface EncodedModel {
+	model: Uint8Array;
+	externalData: ExternalFile[];
+	/** Bytes of every initializer, inline or external: about what onnxruntime holds per session. */
+	weightBytes: number;
+	/** Of those, the bytes of half-precision initializers (each cast to float32 where it is used). */
+	halfBytes: number;
+}
 /** AttributeProto.AttributeType */
 const ATTR = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 
@@ -44,13 +60,27 @@ function tensor(name: string, elem: ElemType, dims: number[], raw: Uint8Array): 
 	return [[1, 'packed', dims], [2, 'varint', ELEM[elem]], [8, 'string', name], [9, 'bytes', raw]];
 }
 
-const bytesOf = (a: Float32Array | BigInt64Array | Uint8Array): Uint8Array =>
+/** TensorProto whose data is the whole of external file `path`: external_data 13 (location, offset, length), data_location 14 = EXTERNAL. */
+function externalTensor(name: string, elem: ElemType, dims: number[], path: string, length: number): Message {
+	const entry = (key: string, value: string): Field => [13, 'message', [[1, 'string', key], [2, 'string', value]]];
+	return [[1, 'packed', dims], [2, 'varint', ELEM[elem]], [8, 'string', name], entry('location', path), entry('offset', '0'), entry('length', String(length)), [14, 'varint', 1]];
+}
+
+/** A weight or constant as the writer holds it until the model is encoded. */
+interface Initializer {
+	name: string;
+	elem: ElemType;
+	dims: number[];
+	raw: Uint8Array;
+}
+
+const bytesOf = (a: Float32Array | BigInt64Array | Uint16Array | Uint8Array): Uint8Array =>
 	new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Builds one graph. Every method returns the name of the value it produced, so forwards read as expressions. */
 export class GraphWriter {
 	private readonly nodes: Message[] = [];
-	private readonly initializers: Message[] = [];
+	private readonly initializers: Initializer[] = [];
 	private readonly inputs: Message[] = [];
 	private readonly outputs: Message[] = [];
 	private readonly constants = new Map<string, string>();
@@ -70,10 +100,19 @@ export class GraphWriter {
 		this.outputs.push(valueInfo(name, elem, dims));
 	}
 
-	/** A named float32 weight (row-major `data` of shape `dims`). */
-	weight(name: string, data: Float32Array, dims: number[]): string {
-		this.initializers.push(tensor(name, 'float32', dims, bytesOf(data)));
-		return name;
+	/**
+	 * A named weight (row-major `data` of shape `dims`), as float32 value `name`. A half-precision
+	 * weight (float16 or bfloat16 bits) stays half in the model and is cast to float32 where it is
+	 * used, so the model holds it at two bytes an element.
+	 */
+	weight(name: string, data: Float32Array | Uint16Array, dims: number[], elem: 'float32' | 'float16' | 'bfloat16' = 'float32'): string {
+		if ((elem === 'float32') !== data instanceof Float32Array) throw new TypeError(`weight ${name}: ${elem} data must be a ${elem === 'float32' ? 'Float32Array' : 'Uint16Array'}`);
+		if (elem === 'float32') {
+			this.initializers.push({ name, elem, dims, raw: bytesOf(data) });
+			return name;
+		}
+		this.initializers.push({ name: `${name}:${elem}`, elem, dims, raw: bytesOf(data) });
+		return this.op('Cast', [`${name}:${elem}`], { to: ELEM.float32 }, name);
 	}
 
 	/** A small float32 constant, deduplicated by value. */
@@ -91,7 +130,7 @@ export class GraphWriter {
 		let name = this.constants.get(key);
 		if (!name) {
 			name = `const#${this.constants.size}`;
-			this.initializers.push(tensor(name, elem, dims, bytesOf(data)));
+			this.initializers.push({ name, elem, dims, raw: bytesOf(data) });
 			this.constants.set(key, name);
 		}
 		return name;
@@ -132,13 +171,37 @@ export class GraphWriter {
 	blend = (m: string, x: string, r: string, out?: string) =>
 		this.add(this.mul(m, x), this.mul(this.sub(this.f32([1]), m), r), out);
 
-	/** Serialized ModelProto: ir_version 1, producer_name 2, doc_string 6, graph 7 (node 1, name 2, initializer 5, input 11, output 12), opset_import 8. */
+	/** Serialized ModelProto with every initializer inline (a protobuf holds at most 2 GiB). */
 	encode(docString = ''): Uint8Array {
+		return this.encodeModel(docString, Infinity).model;
+	}
+
+	/**
+	 * The ModelProto with initializers of `externalAbove` bytes or more as external data, one file
+	 * each (a view of the weight, not a copy): models over protobuf's 2 GiB limit build this way.
+	 */
+	encodeModel(docString: string, externalAbove: number): EncodedModel {
+		const externalData: ExternalFile[] = [];
+		let weightBytes = 0;
+		let halfBytes = 0;
+		const initializers = this.initializers.map((t): Message => {
+			weightBytes += t.raw.length;
+			if (t.elem === 'float16' || t.elem === 'bfloat16') halfBytes += t.raw.length;
+			if (t.raw.length < externalAbove) return tensor(t.name, t.elem, t.dims, t.raw);
+			const path = `w${externalData.length}.bin`;
+			externalData.push({ path, data: t.raw });
+			return externalTensor(t.name, t.elem, t.dims, path, t.raw.length);
+		});
+		return { model: this.proto(docString, initializers), externalData, weightBytes, halfBytes };
+	}
+
+	/** ir_version 1, producer_name 2, doc_string 6, graph 7 (node 1, name 2, initializer 5, input 11, output 12), opset_import 8. */
+	private proto(docString: string, initializers: Message[]): Uint8Array {
 		const many = (no: number, ms: Message[]) => ms.map((m): Field => [no, 'message', m]);
 		const graph: Message = [
 			...many(1, this.nodes),
 			[2, 'string', 'arithlens'],
-			...many(5, this.initializers),
+			...many(5, initializers),
 			...many(11, this.inputs),
 			...many(12, this.outputs)
 		];

@@ -2,6 +2,7 @@
 // Every offset is checked against the input before anything is allocated, so a garbled or hostile
 // file fails with a ModelLoadError and never makes us allocate more than the file itself.
 import { ModelLoadError } from './errors';
+import type { Weight } from './tensor';
 
 /** Bytes per element of every dtype the format defines; only the float ones convert to f32. */
 const DTYPE_BYTES: Record<string, number> = {
@@ -78,6 +79,25 @@ function checkEntry(name: string, info: unknown, dataLength: number, fail: (p: s
 	return { dtype: dtype as string, shape: shape as number[], begin, end };
 }
 
+/** How the loader keeps weights: as stored ('auto': F32 stays f32, F16/BF16 stay half), all widened to f32, or f32 narrowed to f16. */
+export type WeightPrecision = 'auto' | 'float32' | 'float16';
+
+/**
+ * A stored F32/F16/BF16 tensor as a weight of `precision`: a fresh, aligned copy (the weights never
+ * pin the file's bytes), widened to f32, kept half, or (float16) rounded from f32 to the nearest f16.
+ */
+export function toWeight(file: string, name: string, t: RawTensor, shape: number[], precision: WeightPrecision): Weight {
+	if (precision === 'float32' || (t.dtype === 'F32' && precision === 'auto')) return { data: toFloat32(file, name, t), shape };
+	if (t.dtype === 'F16' || t.dtype === 'BF16') {
+		const data = new Uint16Array(new Uint8Array(t.bytes).buffer, 0, t.bytes.length / 2);
+		return { data, shape, dtype: t.dtype === 'F16' ? 'float16' : 'bfloat16' };
+	}
+	const f32 = toFloat32(file, name, t);
+	const data = new Uint16Array(f32.length);
+	for (let i = 0; i < f32.length; i++) data[i] = floatToHalf(f32[i]);
+	return { data, shape, dtype: 'float16' };
+}
+
 /** Convert a stored F32/F16/BF16 tensor to a fresh Float32Array (little-endian, like the format). */
 export function toFloat32(file: string, name: string, t: RawTensor): Float32Array {
 	const n = t.bytes.length / (DTYPE_BYTES[t.dtype] ?? 1);
@@ -109,3 +129,33 @@ function halfToFloat(h: number): number {
 	if (exp === 31) return frac ? NaN : sign * Infinity;
 	return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The float16 bits nearest to x (round half to even; overflow to ±Infinity, NaN stays NaN), like torch's .half(). */
+export function floatToHalf(x: number): number {
+	f32[0] = x;
+	const b = u32[0];
+	const sign = (b >>> 16) & 0x8000;
+	const exp = (b >>> 23) & 0xff;
+	const mant = b & 0x7fffff;
+	if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf, NaN
+	const e = exp - 127 + 15; // rebiased exponent
+	if (e >= 0x1f) return sign | 0x7c00; // too large: Infinity
+	if (e <= 0) {
+		// subnormal f16 (or zero): shift the mantissa with its implicit 1, rounding half to even
+		if (e < -10) return sign;
+		const m = mant | 0x800000;
+		const shift = 14 - e;
+		const half = m >>> shift;
+		const rest = m & ((1 << shift) - 1);
+		const mid = 1 << (shift - 1);
+		return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+	}
+	const half = (e << 10) | (mant >>> 13);
+	const rest = mant & 0x1fff;
+	// carrying out of the mantissa bumps the exponent, as it should (up to Infinity)
+	return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+

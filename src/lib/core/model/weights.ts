@@ -2,7 +2,7 @@
 // CheckpointReader, and fingerprints the weight files (sha256) for export provenance.
 import type { CheckpointReader } from './checkpoints/ops';
 import { ModelLoadError, parseJson } from './errors';
-import { parseSafetensors, toFloat32, type RawTensor } from './safetensors';
+import { parseSafetensors, toWeight, type RawTensor, type WeightPrecision } from './safetensors';
 
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
@@ -11,11 +11,11 @@ const SAFE_NAME = /^[\w-][\w.-]*$/;
 
 export type ReadFile = (name: string) => Promise<Uint8Array | null>;
 
-export async function readCheckpoint(read: ReadFile, where: string): Promise<{ reader: CheckpointReader; sha256?: string }> {
+export async function readCheckpoint(read: ReadFile, where: string, precision: WeightPrecision = 'auto'): Promise<{ reader: CheckpointReader; sha256?: string }> {
 	const single = await read(SINGLE);
 	if (single) {
 		const tensors = parseSafetensors(SINGLE, single);
-		return { reader: makeReader(tensors, () => SINGLE), sha256: await sha256Hex(single) };
+		return { reader: makeReader(tensors, () => SINGLE, precision), sha256: await sha256Hex(single) };
 	}
 	const indexBytes = await read(INDEX);
 	if (!indexBytes) throw new ModelLoadError(SINGLE, `not found in ${where}, and neither is ${INDEX}`);
@@ -35,7 +35,7 @@ export async function readCheckpoint(read: ReadFile, where: string): Promise<{ r
 	}
 	// A sharded checkpoint's fingerprint is the sha256 of its `sha256sum`-style listing of shards.
 	const listing = digests.length ? await sha256Hex(new TextEncoder().encode(digests.join(''))) : undefined;
-	return { reader: makeReader(tensors, (name) => fileOf.get(name) ?? weightMap.get(name) ?? INDEX), sha256: listing };
+	return { reader: makeReader(tensors, (name) => fileOf.get(name) ?? weightMap.get(name) ?? INDEX, precision), sha256: listing };
 }
 
 function parseWeightMap(index: unknown): Map<string, string> {
@@ -50,7 +50,7 @@ function parseWeightMap(index: unknown): Map<string, string> {
 	return out;
 }
 
-function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => string): CheckpointReader {
+function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => string, precision: WeightPrecision): CheckpointReader {
 	return {
 		has: (name) => tensors.has(name),
 		names: () => [...tensors.keys()],
@@ -59,7 +59,7 @@ function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => s
 			if (!t) throw new ModelLoadError(fileOf(name), `missing tensor '${name}'`);
 			if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
 				throw new ModelLoadError(fileOf(name), `tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
-			return { data: toFloat32(fileOf(name), name, t), shape: [...shape] };
+			return toWeight(fileOf(name), name, t, [...shape], precision);
 		}
 	};
 }

@@ -17,7 +17,16 @@ export interface OrtSession {
 }
 export interface OrtModule {
 	InferenceSession: {
-		create(model: Uint8Array, options?: { executionProviders?: readonly string[] }): Promise<OrtSession>;
+		create(
+			model: Uint8Array,
+			options?: {
+				executionProviders?: readonly string[];
+				/** Initializer data kept outside the model, matched by path to the model's external_data locations. */
+				externalData?: readonly { path: string; data: Uint8Array }[];
+				/** Session config entries, e.g. { optimization: { disable_specified_optimizers: 'ConstantFolding' } }. */
+				extra?: Record<string, unknown>;
+			}
+		): Promise<OrtSession>;
 	};
 	Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => OrtTensor;
 	env: { versions: { node?: string; web?: string }; wasm: { wasmPaths?: unknown; numThreads?: number } };

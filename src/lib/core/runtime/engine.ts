@@ -2,17 +2,24 @@
 // the graph variant that exposes those hooks and takes those interventions, runs it, and returns
 // logits plus a cache of hook tensors; with `score`, what the metrics read in place of the logits.
 // Sessions are cached per variant and released on dispose.
-import { buildGraph, INPUTS, OUTPUTS, type GraphOptions } from '../graph';
+import { buildModel, INPUTS, OUTPUTS, type GraphOptions } from '../graph';
+import { WIDEN_IN_SESSION_MAX_BYTES } from '../model/memory';
 import { allHookNames, type HookName } from '../model/hooks';
 import type { Spec } from '../model/spec';
-import { numel, type Tensor } from '../model/tensor';
+import { numel, type Tensor, type Weight } from '../model/tensor';
 import { BACKENDS, type BackendName, type OrtModule, type OrtSession, type OrtTensor } from './backends';
 
 /** Anything with a spec and canonical weights (a LoadedModel from model/ satisfies it). */
 export interface ModelLike {
 	spec: Spec;
-	weights: ReadonlyMap<string, Tensor>;
+	weights: ReadonlyMap<string, Weight>;
 }
+
+/**
+ * Weights of at least this many bytes reach onnxruntime as external data, views of the weights beside
+ * a small ModelProto: no copy into a protobuf first, and no 2 GiB protobuf limit. Small constants stay inline.
+ */
+const EXTERNAL_ABOVE = 4096;
 
 export interface EngineOptions {
 	/** The onnxruntime module: use createNodeEngine / createWebEngine, which pass it for you. */
@@ -247,10 +254,19 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 	}
 
 	async function open(g: GraphOptions, on: BackendName): Promise<{ session: OrtSession; bytes: number }> {
-		const graph = buildGraph(spec, model.weights, g);
-		await makeRoom(graph.length);
-		const session = await ort.InferenceSession.create(graph, { executionProviders: BACKENDS[on].executionProviders });
-		return { session, bytes: graph.length };
+		const built = buildModel(spec, model.weights, g, EXTERNAL_ABOVE);
+		// onnxruntime folds each Cast of a half weight into an f32 copy (fastest to run); past the limit
+		// it keeps them half and casts at use, holding half the bytes (memory.ts counts the same way).
+		const widened = built.weightBytes + built.halfBytes;
+		const castAtUse = built.halfBytes > 0 && widened > WIDEN_IN_SESSION_MAX_BYTES;
+		const bytes = (castAtUse ? built.weightBytes : widened) + built.model.length;
+		await makeRoom(bytes);
+		const session = await ort.InferenceSession.create(built.model, {
+			executionProviders: BACKENDS[on].executionProviders,
+			externalData: built.externalData,
+			...(castAtUse ? { extra: { optimization: { disable_specified_optimizers: 'ConstantFolding' } } } : {})
+		});
+		return { session, bytes };
 	}
 
 	async function session(g: GraphOptions): Promise<OrtSession> {

@@ -3,13 +3,13 @@
 // d_model, each a run of d_head columns per head. Names may or may not carry a `transformer.` prefix
 // (GPT2LMHeadModel vs GPT2Model); lm_head.weight only exists when embeddings are untied.
 import type { Spec } from '../spec';
-import type { Tensor } from '../tensor';
+import type { Weight } from '../tensor';
 import { narrow, permute, reshape, transpose, type CheckpointReader } from './ops';
 
-export function gpt2Weights(s: Spec, ckpt: CheckpointReader): Map<string, Tensor> {
+export function gpt2Weights(s: Spec, ckpt: CheckpointReader): Map<string, Weight> {
 	const { d_model: D, n_heads: H, d_head: dh, d_mlp: M, d_vocab: V } = s;
 	const P = ckpt.names().some((n) => n.startsWith('transformer.')) ? 'transformer.' : '';
-	const w = new Map<string, Tensor>();
+	const w = new Map<string, Weight>();
 	w.set('W_E', ckpt.get(P + 'wte.weight', [V, D]));
 	w.set('W_pos', ckpt.get(P + 'wpe.weight', [s.n_ctx, D]));
 	for (let l = 0; l < s.n_layers; l++) {

@@ -2,13 +2,13 @@
 // interleaved per head: [H, (q|k|v), d_head, D], unlike GPT-2's three column blocks. Only the first
 // rotary_pct of each head is rotated (see config.ts); embed_out is the separate unembedding.
 import type { Spec } from '../spec';
-import type { Tensor } from '../tensor';
+import type { Weight } from '../tensor';
 import { narrow, permute, reshape, transpose, type CheckpointReader } from './ops';
 
-export function gptNeoxWeights(s: Spec, ckpt: CheckpointReader): Map<string, Tensor> {
+export function gptNeoxWeights(s: Spec, ckpt: CheckpointReader): Map<string, Weight> {
 	const { d_model: D, n_heads: H, d_head: dh, d_mlp: M, d_vocab: V } = s;
 	const P = 'gpt_neox.';
-	const w = new Map<string, Tensor>();
+	const w = new Map<string, Weight>();
 	w.set('W_E', ckpt.get(P + 'embed_in.weight', [V, D]));
 	for (let l = 0; l < s.n_layers; l++) {
 		const p = `blocks.${l}.`;

@@ -4,12 +4,12 @@
 // The MLP is SwiGLU: down(silu(gate(x)) * up(x)), so up_proj is W_in and gate_proj is W_gate
 // (without biases: config.ts refuses mlp_bias).
 import type { Spec } from '../spec';
-import type { Tensor } from '../tensor';
+import type { Weight } from '../tensor';
 import { permute, reshape, transpose, type CheckpointReader } from './ops';
 
-export function llamaWeights(s: Spec, ckpt: CheckpointReader): Map<string, Tensor> {
+export function llamaWeights(s: Spec, ckpt: CheckpointReader): Map<string, Weight> {
 	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh, d_mlp: M, d_vocab: V } = s;
-	const w = new Map<string, Tensor>();
+	const w = new Map<string, Weight>();
 	w.set('W_E', ckpt.get('model.embed_tokens.weight', [V, D]));
 	for (let l = 0; l < s.n_layers; l++) {
 		const p = `blocks.${l}.`;

@@ -1,26 +1,30 @@
 // Row-major reshuffles the checkpoint name maps need (reshape, permute, narrow) and the reader they
 // pull stored tensors through, which checks each tensor's name and shape before it is used.
 import { ModelLoadError } from '../errors';
-import { numel, type Tensor } from '../tensor';
+import { numel, type Weight } from '../tensor';
 
-/** Stored tensors by checkpoint name; `get` converts to f32 and checks the expected shape. */
+/** Stored tensors by checkpoint name; `get` checks the expected shape and gives f32 or half precision (LoadOptions.dtype). */
 export interface CheckpointReader {
 	has(name: string): boolean;
 	names(): string[];
-	get(name: string, shape: number[]): Tensor;
+	get(name: string, shape: number[]): Weight;
 }
 
-export function reshape(t: Tensor, shape: number[]): Tensor {
+/** A fresh array of `n` elements of the same kind as `t`'s (these reshuffles keep a half weight half). */
+const alike = <W extends Weight>(t: W, n: number): W['data'] =>
+	t.data instanceof Float32Array ? new Float32Array(n) : new Uint16Array(n);
+
+export function reshape<W extends Weight>(t: W, shape: number[]): W {
 	if (numel(shape) !== t.data.length) throw new ModelLoadError('model.safetensors', `cannot reshape [${t.shape}] to [${shape}]`);
-	return { data: t.data, shape };
+	return { ...t, data: t.data, shape };
 }
 
 /** out[i_perm[0], i_perm[1], ...] = t[i_0, i_1, ...], like torch.permute. */
-export function permute(t: Tensor, perm: number[]): Tensor {
+export function permute<W extends Weight>(t: W, perm: number[]): W {
 	const shape = perm.map((p) => t.shape[p]);
 	const inStrides = strides(t.shape);
 	const stridesOut = perm.map((p) => inStrides[p]); // input stride of each output axis
-	const out = new Float32Array(t.data.length);
+	const out = alike(t, t.data.length);
 	const idx = new Array(shape.length).fill(0);
 	for (let o = 0; o < out.length; o++) {
 		let src = 0;
@@ -28,22 +32,22 @@ export function permute(t: Tensor, perm: number[]): Tensor {
 		out[o] = t.data[src];
 		for (let a = shape.length - 1; a >= 0 && ++idx[a] === shape[a]; a--) idx[a] = 0;
 	}
-	return { data: out, shape };
+	return { ...t, data: out, shape };
 }
 
-export const transpose = (t: Tensor): Tensor => permute(t, [1, 0]);
+export const transpose = <W extends Weight>(t: W): W => permute(t, [1, 0]);
 
 /** t[..., start:start+length, ...] along `dim`, like torch.narrow (copied). */
-export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
+export function narrow<W extends Weight>(t: W, dim: number, start: number, length: number): W {
 	const outer = numel(t.shape.slice(0, dim));
 	const inner = numel(t.shape.slice(dim + 1));
 	const shape = t.shape.map((d, i) => (i === dim ? length : d));
-	const out = new Float32Array(numel(shape));
+	const out = alike(t, numel(shape));
 	for (let o = 0; o < outer; o++) {
 		const from = (o * t.shape[dim] + start) * inner;
 		out.set(t.data.subarray(from, from + length * inner), o * length * inner);
 	}
-	return { data: out, shape };
+	return { ...t, data: out, shape };
 }
 
 function strides(shape: number[]): number[] {

@@ -3,7 +3,7 @@
 // already [n_heads, d_model, d_head]. With grouped-query attention TransformerLens stores the
 // un-repeated key/value weights as `attn._W_K` / `attn._W_V` (and `_b_K`, `_b_V`).
 import { canonicalShapes, type Spec } from '../spec';
-import type { Tensor } from '../tensor';
+import type { Weight } from '../tensor';
 import type { CheckpointReader } from './ops';
 
 const TOP_LEVEL: Record<string, string> = { W_E: 'embed.W_E', W_pos: 'pos_embed.W_pos', W_U: 'unembed.W_U', b_U: 'unembed.b_U' };
@@ -18,8 +18,8 @@ function tlName(name: string): string {
 	return `blocks.${layer}.${module}.${rest}`;
 }
 
-export function transformerLensWeights(s: Spec, ckpt: CheckpointReader): Map<string, Tensor> {
-	const w = new Map<string, Tensor>();
+export function transformerLensWeights(s: Spec, ckpt: CheckpointReader): Map<string, Weight> {
+	const w = new Map<string, Weight>();
 	for (const [name, shape] of canonicalShapes(s)) {
 		let tl = tlName(name);
 		if (!ckpt.has(tl) && /\.(W|b)_[KV]$/.test(tl)) tl = tl.replace(/\.(W|b)_([KV])$/, '._$1_$2');

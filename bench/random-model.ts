@@ -48,10 +48,13 @@ export function randomWeights(spec: Spec, seed: number): Map<string, Tensor> {
 	return weights;
 }
 
-/** n prompts of `promptTokens` random ids followed by `answerTokens` random answer ids (one sequence length). */
-export function randomPromptSet(spec: Spec, n: number, promptTokens: number, answerTokens: number, seed: number): PromptSet {
+/**
+ * n prompts of `promptTokens` random ids (after `bos` when given) followed by `answerTokens` random
+ * answer ids (one sequence length).
+ */
+export function randomPromptSet(spec: Spec, n: number, promptTokens: number, answerTokens: number, seed: number, bos?: number): PromptSet {
 	const rng = createRng(seed);
 	const ids = (k: number) => Array.from({ length: k }, () => rng.int(0, spec.d_vocab - 1));
-	const prompts = Array.from({ length: n }, (_, index) => ({ index, prompt: ids(promptTokens), answer: ids(answerTokens) }));
+	const prompts = Array.from({ length: n }, (_, index) => ({ index, prompt: [...(bos === undefined ? [] : [bos]), ...ids(promptTokens)], answer: ids(answerTokens) }));
 	return promptSetOf(prompts);
 }

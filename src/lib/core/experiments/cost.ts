@@ -44,6 +44,31 @@ export function rowMacs(s: Spec, T: number, P: number, start = 0, lastMlp = T): 
 	return T * (s.n_layers - start) * blockMacs(s, T) - (T - lastMlp) * mlp + P * s.d_model * s.d_vocab;
 }
 
+/**
+ * The least multiply-adds a scan of these rows can do, for its FLOP limit (bench/run.ts divides
+ * 2 × this by the measured GEMM peak). A row of T tokens (cut after its last scored position) whose
+ * intervention begins at block `first` recomputes only blocks first..L-1 (below, the residual is the
+ * clean run's); in blocks below the last, every position (later blocks attend to all of them); in the
+ * last block only the P scored positions need a query, scores, mixing, the output projection and the
+ * MLP, while keys and values are still needed at all T; logits only at the P positions. The clean run
+ * (`cleanRows`: whole sequences of Tc tokens, scored at P, every position's z and hook_post kept for
+ * the means) counts as rowMacs(Tc, P). Not counted as savings: work inside the first block that an
+ * ablation leaves unchanged (one head changes its block's attention output by its own term only).
+ */
+export function minimalScanMacs(s: Spec, rows: readonly { T: number; P: number; first: number }[], cleanRows: readonly { T: number; P: number }[]): number {
+	const { d_model: D, n_heads: H, n_kv_heads: K, d_head: dh, n_layers: L } = s;
+	const mlp = s.attn_only ? 0 : (s.gated ? 3 : 2) * D * s.d_mlp;
+	let macs = 0;
+	for (const { T, P } of cleanRows) macs += rowMacs(s, T, P);
+	for (const { T, P, first } of rows) {
+		if (first >= L) continue;
+		const below = (L - 1 - first) * T * blockMacs(s, T);
+		const last = T * D * 2 * K * dh + P * (D * H * dh + H * dh * D + 2 * H * T * dh + mlp);
+		macs += below + last + P * D * s.d_vocab;
+	}
+	return macs;
+}
+
 /** Bytes one row needs: its intervention inputs, one block's worth of activations (onnxruntime frees as it goes, kept x4 for slack) and its logits. */
 export function rowBytes(s: Spec, r: RowShape): number {
 	const { n_layers: L, n_heads: H, d_head: dh, d_model: D, d_mlp: M } = s;
@@ -86,22 +111,28 @@ export interface StartLayerCost {
 /**
  * The blocks rows restart from (always including 0). `tokens[l]` = tokens of all rows whose
  * intervention begins at block l; each such row runs from the largest restart block <= l. Minimises
- * skipped-block compute plus one new graph per restart block above 0, by dynamic programming over
- * the sorted restart blocks (O(L²)).
+ * skipped-block compute plus the new graphs each restart block above 0 needs, by dynamic programming
+ * over the sorted restart blocks (O(L²·K)). `byKind` splits `tokens` by graph variant (rows whose
+ * intervention inputs differ, e.g. head rows and MLP rows, run through different graphs): a restart
+ * block then costs one graph per variant that has rows restarting there, not one.
  */
-export function chooseStartLayers(s: Spec, tokens: readonly number[], T: number, cost: StartLayerCost = {}): number[] {
+export function chooseStartLayers(s: Spec, tokens: readonly number[], T: number, cost: StartLayerCost = {}, byKind?: readonly (readonly number[])[]): number[] {
 	const L = s.n_layers;
 	const perToken = blockMacs(s, T);
 	const session = (start: number) => (cost.macsPerParam ?? SESSION_MACS_PER_PARAM) * graphParams(s, start) + (cost.fixedMacs ?? SESSION_FIXED_MACS);
+	const kinds = byKind ?? [tokens];
 	// best[i]: cost of the rows at blocks i..L-1 when block i is a restart block; next[i]: the following one.
 	const best = new Array<number>(L + 1).fill(0);
 	const next = new Array<number>(L + 1).fill(L);
 	for (let i = L - 1; i >= 0; i--) {
 		best[i] = Infinity;
 		let rows = 0;
+		const present = new Array<boolean>(kinds.length).fill(false);
 		for (let j = i + 1; j <= L; j++) {
 			rows += tokens[j - 1] ?? 0;
-			const c = rows * (L - i) * perToken + (i > 0 ? session(i) : 0) + best[j];
+			kinds.forEach((k, x) => (present[x] ||= (k[j - 1] ?? 0) > 0));
+			const graphs = Math.max(1, present.filter(Boolean).length);
+			const c = rows * (L - i) * perToken + (i > 0 ? graphs * session(i) : 0) + best[j];
 			if (c < best[i]) [best[i], next[i]] = [c, j];
 		}
 	}

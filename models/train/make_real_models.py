@@ -3,9 +3,11 @@ only the size fields shrunk, and seeded random weights under the checkpoint's re
 dtype. Real pretrained weights cannot be had here (no hub), and the vocabularies are real, so the
 folders are large (~100 MB together): generated, never committed.
 
-    /usr/bin/python3 models/train/make_real_models.py OUT_DIR [NAME ...]
+    /usr/bin/python3 models/train/make_real_models.py OUT_DIR [--full] [NAME ...]
 
-writes OUT_DIR/<name>/config.json and model.safetensors (or shards + index). The tokenizer files of the
+writes OUT_DIR/<name>/config.json and model.safetensors (or shards + index). With --full the config is
+the real one, unshrunk (only models of at most FULL_MAX_PARAMS parameters: Qwen2.5-0.5B is 494M, 988 MB
+in BF16, ~15 s), with N(0, 0.02) weights as Hugging Face initialises them. The tokenizer files of the
 matching real tokenizer are copied in by test/real/make-models.ts (`npx tsx test/real/make-models.ts
 OUT_DIR` runs both). The configs are the real ones as published on the Hugging Face hub (written from
 the published files, not fetched: nothing can be fetched here).
@@ -17,6 +19,7 @@ ignore; they are left out here.
 """
 import copy
 import json
+import math
 import os
 import sys
 
@@ -102,6 +105,8 @@ REAL = {
 
 SEED = 8
 STD = 0.2
+FULL_STD = 0.02
+FULL_MAX_PARAMS = 1_000_000_000
 
 
 def shrunk_config(name):
@@ -120,15 +125,22 @@ def real_names(name, sd):
     return sd
 
 
-def make(out_dir, name):
-    """Write OUT_DIR/<name>/config.json and its weights; returns the folder."""
+def param_count(spec):
+    from reference import canonical_shapes
+    return sum(math.prod(shape) for shape in canonical_shapes(spec).values())
+
+
+def make(out_dir, name, full=False):
+    """Write OUT_DIR/<name>/config.json and its weights (full: the real sizes); returns the folder."""
     folder = os.path.join(out_dir, name)
-    os.makedirs(folder, exist_ok=True)
-    cfg = shrunk_config(name)
+    cfg = copy.deepcopy(REAL[name]["config"]) if full else shrunk_config(name)
     spec = checkpoints.spec_from_config(cfg)
+    if full and param_count(spec) > FULL_MAX_PARAMS:
+        raise SystemExit(f"{name} has {param_count(spec):,} parameters, above --full's {FULL_MAX_PARAMS:,}")
+    os.makedirs(folder, exist_ok=True)
     # one generator per model, seeded by its place in REAL: adding a model leaves the others' weights alone
-    gen = torch.Generator().manual_seed(SEED * 1000 + list(REAL).index(name))
-    weights = init_weights(spec, gen, std=STD)
+    gen = torch.Generator().manual_seed(SEED * 1000 + list(REAL).index(name) + (500 if full else 0))
+    weights = init_weights(spec, gen, std=FULL_STD if full else STD)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     sd = real_names(name, checkpoints.to_checkpoint(spec, weights))
@@ -140,13 +152,14 @@ def main(argv):
     if not argv or argv[0].startswith("-"):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
         return 2
-    out_dir, names = argv[0], argv[1:] or list(REAL)
+    full = "--full" in argv[1:]
+    out_dir, names = argv[0], [a for a in argv[1:] if a != "--full"] or list(REAL)
     unknown = [n for n in names if n not in REAL]
     if unknown:
         print(f"unknown model {unknown[0]!r}; known: {', '.join(REAL)}", file=sys.stderr)
         return 2
     for name in names:
-        make(out_dir, name)
+        make(out_dir, name, full)
     # what the Node side needs to finish the folders: which real tokenizer goes into each
     print(json.dumps({n: REAL[n]["tokenizer"] for n in names}))
     return 0

@@ -34,12 +34,13 @@ const TOKENIZER_CONFIG: Partial<Record<RealModelName, Record<string, unknown>>> 
 };
 
 /** Writes every model folder into outDir (config, weights, tokenizer files); returns name -> folder. */
-export function makeRealModels(outDir: string): Record<RealModelName, string> {
+export function makeRealModels(outDir: string, names: readonly RealModelName[] = Object.keys(REAL_MODELS) as RealModelName[], full = false): Record<RealModelName, string> {
 	mkdirSync(outDir, { recursive: true });
-	const printed = execFileSync(PYTHON, [SCRIPT, outDir], { encoding: 'utf8' }).trim().split('\n').pop()!;
+	const printed = execFileSync(PYTHON, [SCRIPT, outDir, ...(full ? ['--full'] : []), ...names], { encoding: 'utf8', maxBuffer: 1 << 24 }).trim().split('\n').pop()!;
 	const made = JSON.parse(printed) as Record<string, string>;
 	const folders = {} as Record<RealModelName, string>;
-	for (const [name, tokenizer] of Object.entries(REAL_MODELS) as [RealModelName, RealTokenizer['name']][]) {
+	for (const name of names) {
+		const tokenizer = REAL_MODELS[name];
 		if (made[name] !== tokenizer) throw new Error(`make_real_models.py made ${name} for tokenizer ${made[name]}, expected ${tokenizer}`);
 		const real = realTokenizer(tokenizer);
 		const folder = join(outDir, name);
@@ -66,23 +67,33 @@ function contentHash(): string {
 const CACHE_PREFIX = 'arithlens-real-models-';
 
 /** Drops the folders of earlier inputs (~100 MB each) unless touched in the last hour (another checkout may use them). */
-function dropStale(keep: string): void {
+function dropStale(keep: string, prefix: string): void {
 	for (const name of readdirSync(tmpdir())) {
 		const path = join(tmpdir(), name);
-		if (name.startsWith(CACHE_PREFIX) && path !== keep && Date.now() - statSync(path).mtimeMs > 3600_000)
+		// the shrunk set and each full-size model are dropped only by their own kind
+		if (name.startsWith(prefix) && (prefix !== CACHE_PREFIX || !name.startsWith(`${CACHE_PREFIX}full-`)) && path !== keep && Date.now() - statSync(path).mtimeMs > 3600_000)
 			rmSync(path, { recursive: true, force: true });
 	}
 }
 
 /** The model folders, generated on first use into os.tmpdir() and reused while their inputs are unchanged. */
 export function cachedRealModels(): Record<RealModelName, string> {
-	const dir = join(tmpdir(), `${CACHE_PREFIX}${contentHash()}`);
-	const folders = Object.fromEntries(Object.keys(REAL_MODELS).map((n) => [n, join(dir, n)])) as Record<RealModelName, string>;
+	return cached(`${CACHE_PREFIX}${contentHash()}`, Object.keys(REAL_MODELS) as RealModelName[], false);
+}
+
+/** One model at its real size (make_real_models.py --full; Qwen2.5-0.5B: 988 MB of BF16), cached like the shrunk ones. */
+export function cachedFullSizeModel(name: RealModelName): string {
+	return cached(`${CACHE_PREFIX}full-${name}-${contentHash()}`, [name], true)[name];
+}
+
+function cached(key: string, names: RealModelName[], full: boolean): Record<RealModelName, string> {
+	const dir = join(tmpdir(), key);
+	const folders = Object.fromEntries(names.map((n) => [n, join(dir, n)])) as Record<RealModelName, string>;
 	if (existsSync(join(dir, 'done'))) return folders;
 	// Built beside the final place and renamed, so a concurrent run never sees half a folder.
 	const building = `${dir}.building-${process.pid}`;
 	rmSync(building, { recursive: true, force: true });
-	makeRealModels(building);
+	makeRealModels(building, names, full);
 	writeFileSync(join(building, 'done'), '');
 	try {
 		renameSync(building, dir);
@@ -90,7 +101,7 @@ export function cachedRealModels(): Record<RealModelName, string> {
 		rmSync(building, { recursive: true, force: true });
 		if (!existsSync(join(dir, 'done'))) throw e; // someone else finished first: theirs is identical
 	}
-	dropStale(dir);
+	dropStale(dir, full ? `${CACHE_PREFIX}full-` : CACHE_PREFIX);
 	return folders;
 }
 

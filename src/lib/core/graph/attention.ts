@@ -1,7 +1,7 @@
 // Causal multi-head attention with grouped-query heads, rotary positions, per-head outputs and the
 // head intervention on hook_z: z' = m * z + (1 - m) * r (DESIGN §4). Matches reference.py attention().
 import type { Spec } from '../model/spec';
-import { attnScale } from '../model/spec';
+import { attnScale, rotaryRows } from '../model/spec';
 import { INPUTS, type BuildContext } from './context';
 
 /** h [B,T,D] -> [B,T,heads,dh]: x W_{Q,K,V} (+ b), with the per-head weights [heads, D, dh] laid out as one [D, heads*dh] matrix. */
@@ -25,15 +25,27 @@ function project(ctx: BuildContext, l: number, h: string, which: 'Q' | 'K' | 'V'
 	return g.reshape(y, [0, 0, heads, dh]); // [B, T, heads, dh]
 }
 
-/**
- * Inverse frequencies of rotate_half RoPE laid out as emb = cat([freqs, freqs]) (feature i and
- * i + dim/2 share one), in float32 like the reference.
- */
-function inverseFrequencies(s: Spec): Float32Array {
+// Rotary tables hold rotaryRows(s) positions (model/spec.ts), computed here in float64 and rounded like
+// the reference rather than by Cos/Sin in the graph: WebGPU's sin and cos are only required to be
+// within 2^-11 (that put the logits 1e-3 off on SwiftShader).
+/** cos / sin tables [rows, 1, rotary_dim] for rotate_half RoPE, in float32 like the reference. */
+function rotaryTables(s: Spec): { cos: Float32Array; sin: Float32Array } {
 	const dim = s.rotary_dim;
-	const out = new Float32Array(dim);
-	for (let i = 0; i < dim / 2; i++) out[i] = out[i + dim / 2] = Math.fround(1 / Math.fround(s.rotary_base ** Math.fround((2 * i) / dim)));
-	return out;
+	const rows = rotaryRows(s);
+	const cos = new Float32Array(rows * dim);
+	const sin = new Float32Array(rows * dim);
+	for (let i = 0; i < dim / 2; i++) {
+		const invFreq = Math.fround(1 / Math.fround(s.rotary_base ** Math.fround((2 * i) / dim)));
+		for (let t = 0; t < rows; t++) {
+			const angle = Math.fround(t * invFreq);
+			// emb = cat([freqs, freqs]): feature i and i + dim/2 share a frequency
+			for (const j of [i, i + dim / 2]) {
+				cos[t * dim + j] = Math.cos(angle);
+				sin[t * dim + j] = Math.sin(angle);
+			}
+		}
+	}
+	return { cos, sin };
 }
 
 /** x [B,T,heads,dh]: rotate the first rotary_dim features of each head by its position (rotate_half convention). */
@@ -41,14 +53,12 @@ function rotary(ctx: BuildContext, x: string, seqLen: string): string {
 	const { g, spec: s } = ctx;
 	const dim = s.rotary_dim;
 	const half = dim / 2;
-	// The angles t * inv_freq for the T positions of this run, computed in the graph: a table for all
-	// n_ctx positions would hold 2 x n_ctx x dim floats (5 GB for a config claiming 10^7 positions).
-	const angles = ctx.once('rotary.angles', () => {
-		const t = g.op('Cast', [g.op('Range', [g.i64([0], []), g.op('Squeeze', [seqLen, g.i64([0])]), g.i64([1], [])])], { to: 1 }); // [T] float
-		return g.mul(g.unsqueeze(t, [1, 2]), g.f32(inverseFrequencies(s), [1, 1, dim])); // [T, 1, dim]
-	});
-	const cos = ctx.once('rotary.cos', () => g.op('Cos', [angles]));
-	const sin = ctx.once('rotary.sin', () => g.op('Sin', [angles]));
+	const table = (which: 'cos' | 'sin') =>
+		ctx.once(`rotary.${which}[:T]`, () => {
+			const full = ctx.derived(`rotary.${which}`, () => ({ data: rotaryTables(s)[which], dims: [rotaryRows(s), 1, dim] }));
+			return g.slice(full, 0, seqLen, 0);
+		});
+	const [cos, sin] = [table('cos'), table('sin')]; // [T, 1, dim]
 	const rot = dim === s.d_head ? x : g.slice(x, 0, dim, 3);
 	const rotatedHalf = g.op('Concat', [g.op('Neg', [g.slice(rot, half, dim, 3)]), g.slice(rot, 0, half, 3)], { axis: 3 });
 	const turned = g.add(g.mul(rot, cos), g.mul(rotatedHalf, sin));

@@ -2,9 +2,9 @@
 // refused before anything is downloaded or allocated. Every buffer the engine holds is counted:
 // the weights as the loader keeps them, the file bytes they are read from, onnxruntime's copy in a
 // session (widened to f32 or kept half, as the engine decides with the same rule), one forward's
-// activations and the rotary angles for the positions a forward uses (computed in the graph).
+// activations and the rotary tables (the positions a run can use, at most ROTARY_POSITIONS).
 import type { WeightPrecision } from './safetensors';
-import type { Spec } from './spec';
+import { rotaryRows, type Spec } from './spec';
 
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 
@@ -46,7 +46,7 @@ export interface MemoryEstimate {
 	session: number;
 	/** One forward of BUDGET_BATCH x min(n_ctx, BUDGET_TOKENS) tokens: a block's activations (freed as it goes), the logits, and the half weight being cast. */
 	activations: number;
-	/** Rotary cos/sin for those positions. */
+	/** Rotary cos/sin tables for rotaryRows(s) positions, one copy in the weights and one in the session. */
 	rotary: number;
 	/** The peak: loading (file + weights) or running (weights + session + activations + rotary). */
 	total: number;
@@ -55,7 +55,7 @@ export interface MemoryEstimate {
 /**
  * Memory for `s` stored at `stored` bytes per weight and loaded at `precision`. Pure arithmetic on the
  * spec: nothing is allocated, and n_ctx counts only where the model stores a position table (W_pos);
- * rotary angles are computed in the graph for the positions used.
+ * rotary tables stop at ROTARY_POSITIONS.
  */
 export function estimateMemory(s: Spec, stored: 2 | 4 = 4, precision: WeightPrecision = 'auto'): MemoryEstimate {
 	const P = paramCount(s);
@@ -71,7 +71,7 @@ export function estimateMemory(s: Spec, stored: 2 | 4 = 4, precision: WeightPrec
 	// casting at use widens one weight at a time: the largest is the embedding (or an MLP matrix)
 	const cast = kept === 2 && !widen ? 4 * Math.max(V * D, D * M) : 0;
 	const activations = 4 * BUDGET_BATCH * T * perToken + cast;
-	const rotary = s.pos === 'rotary' ? 2 * 4 * T * s.rotary_dim : 0;
+	const rotary = s.pos === 'rotary' ? 2 * 2 * 4 * rotaryRows(s) * s.rotary_dim : 0;
 	const file = P * stored;
 	const total = Math.max(file + weights, weights + session + activations + rotary);
 	return { weights, file, session, activations, rotary, total };

@@ -159,3 +159,23 @@ export function floatToHalf(x: number): number {
 	return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }
 
+/**
+ * A bfloat16 weight as float16 (for runtimes without a bfloat16 Cast, like onnxruntime-web's browser
+ * build): exact for |x| in [2^-14, 65504] (bf16's 8-bit mantissa fits f16's 10), within 2^-25 below
+ * that; a tensor with a value beyond f16's range is widened to f32 instead.
+ */
+export function bf16AsF16(w: { data: Uint16Array; shape: number[] }): Weight {
+	const data = new Uint16Array(w.data.length);
+	for (let i = 0; i < data.length; i++) {
+		u32[0] = w.data[i] << 16;
+		const h = floatToHalf(f32[0]);
+		if ((h & 0x7c00) === 0x7c00 && Number.isFinite(f32[0])) {
+			const wide = new Float32Array(w.data.length);
+			new Uint32Array(wide.buffer).forEach((_, j, bits) => (bits[j] = w.data[j] << 16));
+			return { data: wide, shape: w.shape };
+		}
+		data[i] = h;
+	}
+	return { data, shape: w.shape, dtype: 'float16' };
+}
+

@@ -78,3 +78,13 @@ export function canonicalShapes(s: Spec): Map<string, number[]> {
 }
 
 export const attnScale = (s: Spec): number => s.attn_scale || Math.sqrt(s.d_head);
+
+/**
+ * Rotary tables cover the first ROTARY_POSITIONS positions (n_ctx permitting): 2 x 8192 x rotary_dim
+ * floats (8 MB at dim 128), whatever max_position_embeddings claims (a table of 10^7 rows took 5 GB).
+ */
+export const ROTARY_POSITIONS = 8192;
+
+/** The positions a run of a rotary model can use: the rows of its rotary tables. */
+export const rotaryRows = (s: Spec): number => Math.min(s.n_ctx, ROTARY_POSITIONS);
+

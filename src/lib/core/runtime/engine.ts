@@ -5,8 +5,9 @@
 import { buildModel, INPUTS, OUTPUTS, type GraphOptions } from '../graph';
 import { WIDEN_IN_SESSION_MAX_BYTES } from '../model/memory';
 import { allHookNames, type HookName } from '../model/hooks';
-import type { Spec } from '../model/spec';
-import { numel, type Tensor, type Weight } from '../model/tensor';
+import { rotaryRows, type Spec } from '../model/spec';
+import { bf16AsF16 } from '../model/safetensors';
+import { isHalf, numel, type Tensor, type Weight } from '../model/tensor';
 import { BACKENDS, type BackendName, type OrtModule, type OrtSession, type OrtTensor } from './backends';
 
 /** Anything with a spec and canonical weights (a LoadedModel from model/ satisfies it). */
@@ -38,6 +39,11 @@ export interface EngineOptions {
 	 * sessions made each further one take 2 s instead of 0.7 s to start on our 2-core machine.
 	 */
 	maxSessionBytes?: number;
+	/**
+	 * Half-precision weights are widened to f32 in a session while that stays within this many bytes
+	 * (default WIDEN_IN_SESSION_MAX_BYTES, 1 GiB), else kept half and cast at use; 0 always casts at use.
+	 */
+	maxWidenedBytes?: number;
 }
 
 const DEFAULT_MAX_SESSION_BYTES = 1024 ** 3;
@@ -136,6 +142,7 @@ function prepare(spec: Spec, tokens: number[][], opts: RunOptions & { score?: Sc
 	if (Bn === 0 || Tn === 0) throw new Error('run: tokens must be a non-empty [B][T] array');
 	if (tokens.some((row) => row.length !== Tn)) throw new Error('run: token rows must have equal length (pad them)');
 	if (spec.pos !== 'none' && Tn > spec.n_ctx) throw new Error(`run: ${Tn} tokens exceed n_ctx ${spec.n_ctx}`);
+	if (spec.pos === 'rotary' && Tn > rotaryRows(spec)) throw new Error(`run: ${Tn} tokens exceed the ${rotaryRows(spec)} positions the rotary tables cover`);
 	const ids = new BigInt64Array(Bn * Tn);
 	tokens.flat().forEach((id, i) => {
 		if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`run: token id ${id} is outside the vocabulary [0, ${V})`);
@@ -253,12 +260,19 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		}
 	}
 
+	// onnxruntime-web's browser build has no bfloat16 Cast: its sessions get BF16 weights as F16 (made once)
+	let webWeights: ReadonlyMap<string, Weight> | undefined;
+	const weightsFor = (on: BackendName): ReadonlyMap<string, Weight> => {
+		if (runtimeOf(on) !== 'web' || ![...model.weights.values()].some((w) => isHalf(w) && w.dtype === 'bfloat16')) return model.weights;
+		return (webWeights ??= new Map([...model.weights].map(([n, w]) => [n, isHalf(w) && w.dtype === 'bfloat16' ? bf16AsF16(w) : w])));
+	};
+
 	async function open(g: GraphOptions, on: BackendName): Promise<{ session: OrtSession; bytes: number }> {
-		const built = buildModel(spec, model.weights, g, EXTERNAL_ABOVE);
+		const built = buildModel(spec, weightsFor(on), g, EXTERNAL_ABOVE);
 		// onnxruntime folds each Cast of a half weight into an f32 copy (fastest to run); past the limit
 		// it keeps them half and casts at use, holding half the bytes (memory.ts counts the same way).
 		const widened = built.weightBytes + built.halfBytes;
-		const castAtUse = built.halfBytes > 0 && widened > WIDEN_IN_SESSION_MAX_BYTES;
+		const castAtUse = built.halfBytes > 0 && widened > (options.maxWidenedBytes ?? WIDEN_IN_SESSION_MAX_BYTES);
 		const bytes = (castAtUse ? built.weightBytes : widened) + built.model.length;
 		await makeRoom(bytes);
 		const session = await ort.InferenceSession.create(built.model, {

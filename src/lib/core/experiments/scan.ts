@@ -144,7 +144,8 @@ export async function runScan(ctx: ScanContext, components: readonly Component[]
 	const started = performance.now();
 	const { set, spec: s } = ctx;
 	const gather = options.gather ?? true;
-	const starts = restartBlocks(s, set, components.map(firstLayer), gather, options);
+	// head rows and MLP rows run through different graphs: a restart block costs one graph per kind restarting there
+	const starts = restartBlocks(s, set, components.map(firstLayer), gather, options, components.map((c) => c.kind));
 
 	// The base runs the rows read: metrics of the uninterrupted run, replacement activations, restart residuals.
 	const runs: BaseRuns = {};

@@ -68,17 +68,28 @@ export interface RestartChoice {
 /** Tokens of prompt n's row: prompt + answer, cut after the last scored position when gathering (causal: later tokens change nothing scored). */
 const rowLength = (set: PromptSet, n: number, gather: boolean) => set.prompts[n].prompt.length + set.prompts[n].answer.length - (gather ? 1 : 0);
 
-/** The blocks rows restart from (always 0 among them): fewer restarts, fewer graphs; more, fewer blocks recomputed. */
-export function restartBlocks(s: Spec, set: PromptSet, firstLayers: readonly number[], gather: boolean, choice: RestartChoice = {}): number[] {
+/**
+ * The blocks rows restart from (always 0 among them): fewer restarts, fewer graphs; more, fewer blocks
+ * recomputed. `variants[i]` names the graph variant component i's rows run through (rows of different
+ * variants restarting at one block need one graph each); by default all share one.
+ */
+export function restartBlocks(s: Spec, set: PromptSet, firstLayers: readonly number[], gather: boolean, choice: RestartChoice = {}, variants?: readonly string[]): number[] {
 	const L = s.n_layers;
 	const N = set.prompts.length;
 	const tokensAt = new Array<number>(L).fill(0);
-	firstLayers.forEach((l) => {
-		if (l < L) for (let n = 0; n < N; n++) tokensAt[l] += rowLength(set, n, gather);
+	const byKind = new Map<string, number[]>();
+	firstLayers.forEach((l, i) => {
+		if (l >= L) return;
+		const kind = variants?.[i] ?? '';
+		if (!byKind.has(kind)) byKind.set(kind, new Array<number>(L).fill(0));
+		for (let n = 0; n < N; n++) {
+			tokensAt[l] += rowLength(set, n, gather);
+			byKind.get(kind)![l] += rowLength(set, n, gather);
+		}
 	});
 	const Tmax = maxOf(set.prompts.map((_, n) => rowLength(set, n, gather)));
 	const opt = choice.startLayers ?? 'auto';
-	const starts = opt === 'none' ? [0] : opt === 'auto' ? chooseStartLayers(s, tokensAt, Tmax, choice.sessionCost) : [...new Set([0, ...opt])].sort((a, b) => a - b);
+	const starts = opt === 'none' ? [0] : opt === 'auto' ? chooseStartLayers(s, tokensAt, Tmax, choice.sessionCost, [...byKind.values()]) : [...new Set([0, ...opt])].sort((a, b) => a - b);
 	if (starts.some((l) => !Number.isInteger(l) || l < 0 || l >= L)) throw new RangeError(`startLayers: [${starts}] must be blocks in [0, ${L})`);
 	return starts;
 }

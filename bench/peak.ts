@@ -8,7 +8,8 @@ export async function ortGemmPeak(n = 2048, repeats = 5): Promise<number> {
 	const g = new GraphWriter();
 	g.input('a', 'float32', [n, n]);
 	const b = new Float32Array(n * n).map(() => Math.random());
-	g.matmul('a', g.weight('b', b, [n, n]), 'c');
+	g.weight('b', b, [n, n]);
+	g.matmul('a', g.use('b'), 'c');
 	g.output('c', 'float32', [n, n]);
 	const session = await ort.InferenceSession.create(g.encode('gemm peak'), { executionProviders: ['cpu'] });
 	const a = new ort.Tensor('float32', new Float32Array(n * n).map(() => Math.random()), [n, n]);

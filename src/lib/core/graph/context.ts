@@ -34,6 +34,11 @@ export interface GraphOptions {
 	score?: boolean;
 	/** When scoring, output `logits` as well (default false). */
 	logits?: boolean;
+	/**
+	 * Half weights are cast when their block starts rather than wherever onnxruntime likes (see
+	 * GraphWriter.castAfter): for sessions that keep them half (the engine's cast at use, no constant folding).
+	 */
+	castAtUse?: boolean;
 }
 
 /** Graph input names, fed by the runtime. */
@@ -106,7 +111,7 @@ export class BuildContext {
 			this.g.weight(name, t.data, t.shape, weightDtype(t));
 			this.registered.add(name);
 		}
-		return name;
+		return this.g.use(name);
 	}
 
 	/**
@@ -119,7 +124,7 @@ export class BuildContext {
 			this.g.weight(name, data, dims, from ? weightDtype(from) : 'float32');
 			this.registered.add(name);
 		}
-		return name;
+		return this.g.use(name);
 	}
 
 	/** Builds a value once per graph (rotary tables sliced to T, the causal mask) and reuses it. */

@@ -141,6 +141,7 @@ export function buildModel(spec: Spec, weights: ReadonlyMap<string, Weight>, opt
 	const early = gatherBeforeLastMlp(ctx, positions);
 	for (let l = start; l < s.n_layers; l++) {
 		const p = `blocks.${l}.` as const;
+		if (options.castAtUse) g.castAfter = x; // this block's half weights are widened once it starts
 		const gather = early && l === s.n_layers - 1 ? (v: string) => gatherPositions(ctx, v) : (v: string) => v;
 		const resid = ctx.hook(`${p}hook_resid_pre`, x);
 		const attnOut = attention(ctx, l, norm(ctx, resid, `${p}ln1`), future, seqLen);
@@ -155,6 +156,7 @@ export function buildModel(spec: Spec, weights: ReadonlyMap<string, Weight>, opt
 			x = ctx.hook(`${p}hook_resid_post`, g.add(mid, mlp(ctx, l, norm(ctx, mid, `${p}ln2`))));
 		}
 	}
+	if (options.castAtUse) g.castAfter = x; // and the unembedding's (a tied W_E again) after the last block
 	x = ctx.hook('ln_final.hook_normalized', norm(ctx, x, 'ln_final')); // [B, T, D], or [B, P, D] when gathered early
 	if (positions === 'gather' && !early) x = gatherPositions(ctx, x); // [B, P, D]
 	let logits = unembed(ctx, x);

@@ -84,6 +84,8 @@ export class GraphWriter {
 	private readonly inputs: Message[] = [];
 	private readonly outputs: Message[] = [];
 	private readonly constants = new Map<string, string>();
+	private readonly weights = new Map<string, { elem: ElemType; dims: number[] }>();
+	private readonly casts = new Map<string, string>();
 	private counter = 0;
 
 	/** A fresh value name; `hint` keeps the graph readable in Netron. */
@@ -101,18 +103,44 @@ export class GraphWriter {
 	}
 
 	/**
-	 * A named weight (row-major `data` of shape `dims`), as float32 value `name`. A half-precision
-	 * weight (float16 or bfloat16 bits) stays half in the model and is cast to float32 where it is
-	 * used, so the model holds it at two bytes an element.
+	 * A named weight (row-major `data` of shape `dims`), registered as an initializer; use() gives its
+	 * float32 value. A half-precision weight (float16 or bfloat16 bits) stays half in the model and is
+	 * cast to float32 where it is used, so the model holds it at two bytes an element.
 	 */
-	weight(name: string, data: Float32Array | Uint16Array, dims: number[], elem: 'float32' | 'float16' | 'bfloat16' = 'float32'): string {
+	weight(name: string, data: Float32Array | Uint16Array, dims: number[], elem: 'float32' | 'float16' | 'bfloat16' = 'float32'): void {
 		if ((elem === 'float32') !== data instanceof Float32Array) throw new TypeError(`weight ${name}: ${elem} data must be a ${elem === 'float32' ? 'Float32Array' : 'Uint16Array'}`);
-		if (elem === 'float32') {
-			this.initializers.push({ name, elem, dims, raw: bytesOf(data) });
-			return name;
+		if (this.weights.has(name)) throw new Error(`weight ${name}: registered twice`);
+		this.weights.set(name, { elem, dims });
+		this.initializers.push({ name: elem === 'float32' ? name : `${name}:${elem}`, elem, dims, raw: bytesOf(data) });
+	}
+
+	/**
+	 * Half weights are cast after this value exists (when set): onnxruntime runs every node whose
+	 * inputs are ready as early as it likes, so Casts of initializers alone all ran at the start and
+	 * held every weight in f32 at once (a 0.5B model: 2 GB). Depending on the block's input, a block's
+	 * weights are widened when the block starts and freed after it.
+	 */
+	castAfter: string | undefined;
+
+	/** The float32 value of registered weight `name`: itself, or its Cast (one per castAfter value). */
+	use(name: string): string {
+		const w = this.weights.get(name);
+		if (!w) throw new Error(`use: weight ${name} is not registered`);
+		if (w.elem === 'float32') return name;
+		const after = this.castAfter;
+		const key = `${name}|${after ?? ''}`;
+		let v = this.casts.get(key);
+		if (v === undefined) {
+			let half = `${name}:${w.elem}`;
+			if (after !== undefined) {
+				// Reshape to its own shape, plus 0 x (a size of `after`): a data dependency at no cost
+				const zero = this.mul(this.op('Shape', [after], { start: 0, end: 1 }), this.i64([0]));
+				half = this.op('Reshape', [half, this.op('Add', [zero, this.i64(w.dims)])]);
+			}
+			v = this.op('Cast', [half], { to: ELEM.float32 }, after === undefined ? name : undefined);
+			this.casts.set(key, v);
 		}
-		this.initializers.push({ name: `${name}:${elem}`, elem, dims, raw: bytesOf(data) });
-		return this.op('Cast', [`${name}:${elem}`], { to: ELEM.float32 }, name);
+		return v;
 	}
 
 	/** A small float32 constant, deduplicated by value. */

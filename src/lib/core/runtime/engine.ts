@@ -267,13 +267,17 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 		return (webWeights ??= new Map([...model.weights].map(([n, w]) => [n, isHalf(w) && w.dtype === 'bfloat16' ? bf16AsF16(w) : w])));
 	};
 
+	// Half weights are widened to f32 by onnxruntime's constant folding (fastest to run) while the
+	// widened weights fit maxWidenedBytes; past that a session keeps them half and casts each block's
+	// weights when the block starts (memory.ts counts the same way).
+	let half = 0;
+	let full = 0;
+	for (const w of model.weights.values()) isHalf(w) ? (half += 2 * w.data.length) : (full += 4 * w.data.length);
+	const castAtUse = half > 0 && full + 2 * half > (options.maxWidenedBytes ?? WIDEN_IN_SESSION_MAX_BYTES);
+
 	async function open(g: GraphOptions, on: BackendName): Promise<{ session: OrtSession; bytes: number }> {
-		const built = buildModel(spec, weightsFor(on), g, EXTERNAL_ABOVE);
-		// onnxruntime folds each Cast of a half weight into an f32 copy (fastest to run); past the limit
-		// it keeps them half and casts at use, holding half the bytes (memory.ts counts the same way).
-		const widened = built.weightBytes + built.halfBytes;
-		const castAtUse = built.halfBytes > 0 && widened > (options.maxWidenedBytes ?? WIDEN_IN_SESSION_MAX_BYTES);
-		const bytes = (castAtUse ? built.weightBytes : widened) + built.model.length;
+		const built = buildModel(spec, weightsFor(on), { ...g, castAtUse }, EXTERNAL_ABOVE);
+		const bytes = (castAtUse ? built.weightBytes : built.weightBytes + built.halfBytes) + built.model.length;
 		await makeRoom(bytes);
 		const session = await ort.InferenceSession.create(built.model, {
 			executionProviders: BACKENDS[on].executionProviders,

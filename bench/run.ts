@@ -7,7 +7,8 @@
 // TransformerLens-style PyTorch loop (models/train/bench_tl_loop.py, same weights and ids, 2 threads)
 // measured in the same run, with this machine's measured GEMM peak and the scan's FLOP limit
 // (cost.ts minimalScanMacs / peak). Writes bench/results.json and prints a table.
-//   BENCH_PROMPTS=64  BENCH_MODELS=gpt2-small,add-3d  BENCH_VARIANTS=batched,naive,tl-loop,js-score,no-restart,no-gather
+// And Qwen2.5-0.5B's real config in BF16 (bench/full-size.ts): load, capture and a head scan with the peak RSS.
+//   BENCH_PROMPTS=64  BENCH_MODELS=gpt2-small,add-3d,qwen2.5-0.5b  BENCH_VARIANTS=batched,naive,tl-loop,js-score,no-restart,no-gather
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ import { naiveMeanHeadScan } from './naive';
 import { ortGemmPeak } from './peak';
 import { GPT2_SMALL, randomPromptSet, randomWeights } from './random-model';
 import { tlLoop } from './tl-loop';
+import { fullSizeBench, type FullSizeResult } from './full-size';
 
 const GPT2_BOS = 50256;
 const ROOT = join(import.meta.dirname, '..');
@@ -222,8 +224,15 @@ async function main() {
 			);
 		load.push(loadavg()[0]);
 	}
+	// the 0.5B model (BF16, cast at use): load, a capture and a head scan of 8 prompts in a child process
+	let fullSize: FullSizeResult | undefined;
+	if (!only || only.includes('qwen2.5-0.5b')) {
+		fullSize = fullSizeBench();
+		load.push(loadavg()[0]);
+	}
 	const ort = JSON.parse(readFileSync(join(ROOT, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version;
 	const report = {
+		full_size: fullSize,
 		date: new Date().toISOString(),
 		machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, onnxruntime_node: ort, load_average_1min: load, ort_gemm_gflops: peak },
 		scan: 'mean ablation of every head (logprob drop); MLP layers too where a case says mlps > 0',
@@ -245,6 +254,11 @@ async function main() {
 	for (const r of results)
 		if (r.speedup_wall) console.log(`${r.model}: batched is ${fmt(r.speedup_wall, 2)}x faster than naive (wall), ${fmt(r.speedup_cpu!, 2)}x (cpu)`);
 	for (const l of limits) console.log(l);
+	if (fullSize)
+		console.log(
+			`qwen2.5-0.5b (${(fullSize.params / 1e6).toFixed(0)}M params, ${fullSize.weights}): load ${fmt(fullSize.load_s)} s, capture ${fmt(fullSize.capture_s)} s, ` +
+				`mean scan of ${fullSize.components} heads on ${fullSize.prompts} prompts ${fmt(fullSize.scan_s)} s; peak RSS ${fmt(fullSize.peak_rss_bytes / 1024 ** 3, 2)} GiB`
+		);
 	console.log(`load average (1 min) during the run: ${load.map((x) => fmt(x)).join(' → ')} on ${cpus().length} cores; wrote bench/results.json`);
 }
 

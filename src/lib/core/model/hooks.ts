@@ -2,6 +2,7 @@
 // graph's outputs and declared shapes, allHookNames and `capture --help` all read it; call sites build
 // names with hookName, never by hand.
 import type { Spec } from './spec';
+import { checkGlob, globMatch } from './glob';
 
 /** Dimension symbols of DESIGN §3: B batch, T positions, H heads, Hkv kv-heads, dh head dim, D model dim, M mlp dim, V vocab. */
 export type HookDim = 'B' | 'T' | 'H' | 'Hkv' | 'dh' | 'D' | 'M' | 'V';
@@ -94,8 +95,8 @@ export function matchHooks(s: Spec, patterns: string): HookName[] {
 	const all = allHookNames(s);
 	const out = new Set<HookName>();
 	for (const raw of patterns.split(',').map((p) => p.trim()).filter(Boolean)) {
-		const re = new RegExp('^' + raw.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
-		const hits = all.filter((h) => re.test(h));
+		checkGlob(raw);
+		const hits = all.filter((h) => globMatch(raw, h));
 		if (hits.length === 0) throw new Error(`hooks: '${raw}' matches no hook point of this model`);
 		hits.forEach((h) => out.add(h));
 	}

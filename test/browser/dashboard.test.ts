@@ -6,8 +6,7 @@
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/dashboard.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import { launchChromium } from './harness/browser';
 import { REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { headScores, maxDiff, openDashboard, runScan, shownPattern, waitForModel, waitForScan } from './dashboardPage';
+import { tempDir } from '../tempDir';
 
 const BUILD = join(REPO, 'build');
 const SHOTS = join(REPO, 'docs/screenshots');
@@ -82,7 +82,7 @@ async function newPage(scheme: 'light' | 'dark' = 'light'): Promise<Page> {
 /** The fixture's prompts as a JSONL file, to upload through the prompt-file input. */
 function fixturePromptFile(name: string): string {
 	const manifest = JSON.parse(readFileSync(join(REPO, `test/fixtures/${name}.json`), 'utf8')) as { prompts: unknown[] };
-	const file = join(mkdtempSync(join(tmpdir(), 'arithlens-prompts-')), `${name}.jsonl`);
+	const file = join(tempDir('arithlens-prompts-'), `${name}.jsonl`);
 	writeFileSync(file, manifest.prompts.map((p) => JSON.stringify(p)).join('\n') + '\n');
 	return file;
 }
@@ -106,7 +106,7 @@ interface CliScan {
 
 /** `arithlens scan` (onnxruntime-node) on the same model and prompts: its JSON report and CSV. */
 function cliScan(modelDir: string, args: string[]): CliScan {
-	const out = mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
+	const out = tempDir('arithlens-cli-');
 	execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), 'scan', '--model', resolve(REPO, modelDir), ...args, '--json', join(out, 'h.json'), '--csv', join(out, 'h.csv')], {
 		cwd: REPO,
 		stdio: 'pipe'
@@ -415,7 +415,7 @@ describe('dashboard (built app, headless Chromium)', () => {
 		// tiny-gpt2 whose config claims a 4,000,000-token vocabulary: about 2.16 GiB, above the 2 GiB
 		// default. Past the memory check its 21-row embedding is refused for its shape, which shows the
 		// retry got there without allocating anything of that size.
-		const dir = mkdtempSync(join(tmpdir(), 'arithlens-big-'));
+		const dir = tempDir('arithlens-big-');
 		const tiny = join(REPO, TINY);
 		for (const f of ['tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) copyFileSync(join(tiny, f), join(dir, f));
 		const config = { ...JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8')), vocab_size: 4_000_000 };

@@ -4,8 +4,7 @@
 // line on stderr and writes nothing.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/cli/output';
@@ -13,6 +12,7 @@ import { parseSafetensors, toFloat32 } from '../../src/lib/core/model/safetensor
 import type { Tensor } from '../../src/lib/core/model/tensor';
 import { maxAbsDiff, readFixture } from '../engine/fixtures';
 import { runCli } from './run-cli';
+import { tempDir } from '../tempDir';
 
 const fx = readFixture('tiny-gpt2');
 const MODEL = fx.modelDir;
@@ -20,8 +20,6 @@ const PROMPT = (JSON.parse(readFileSync(join(MODEL, '../../tiny-gpt2.json'), 'ut
 const TOKENS = fx.manifest.tokens[0];
 const ALL_HOOKS = fx.manifest.captures[0].hooks; // every hook of the model, forward order, 'logits' last
 const TOL = fx.manifest.tolerance;
-
-const tempDir = () => mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
 
 function expectFixture(name: string, got: Tensor) {
 	const d = maxAbsDiff(got, fx.float(`capture.0.${name}`));
@@ -40,7 +38,7 @@ function readSafetensors(path: string) {
 
 /** tiny-gpt2 with '+' spelled 'Ġ' and '=' spelled '＝' (2 and 3 UTF-8 bytes): same ids, same logits. */
 function nonAsciiModel(): string {
-	const dir = mkdtempSync(join(tmpdir(), 'arithlens-unicode-'));
+	const dir = tempDir('arithlens-unicode-');
 	for (const f of ['config.json', 'model.safetensors', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
 	const tok = JSON.parse(readFileSync(join(MODEL, 'tokenizer.json'), 'utf8'));
 	const vocab: Record<string, number> = tok.model.vocab;
@@ -52,7 +50,7 @@ function nonAsciiModel(): string {
 
 describe('arithlens capture', () => {
 	it('writes logits and every hook (--hooks "*") to safetensors, equal to the reference', async () => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const out = join(dir, 'capture.safetensors');
 		const r = await runCli(['capture', '--model', MODEL, '--text', PROMPT, '--hooks', '*', '--out', out]);
 		expect(r.stderr).toBe('');
@@ -72,7 +70,7 @@ describe('arithlens capture', () => {
 
 	it('writes safetensors for non-ASCII text and token strings, 8-byte aligned, readable by our parser', async () => {
 		const text = PROMPT.replace('+', 'Ġ').replace('=', '＝');
-		const out = join(tempDir(), 'unicode.safetensors');
+		const out = join(tempDir('arithlens-cli-'), 'unicode.safetensors');
 		const r = await runCli(['capture', '--model', nonAsciiModel(), '--text', text, '--hooks', 'blocks.0.attn.hook_pattern', '--out', out]);
 		expect(r.code, r.stderr).toBe(0);
 		const file = readSafetensors(out);
@@ -88,7 +86,7 @@ describe('arithlens capture', () => {
 		// tiny-gpt2 with its (tied) embedding grown to V rows of zeros after the 21 real ones: the
 		// logits of the real ids are the reference's, every other logit is exactly 0
 		const V = 151_936;
-		const dir = mkdtempSync(join(tmpdir(), 'arithlens-wide-'));
+		const dir = tempDir('arithlens-wide-');
 		for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
 		const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
 		writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: V }));
@@ -100,7 +98,7 @@ describe('arithlens capture', () => {
 		weights.set('transformer.wte.weight', { data: wide, shape: [V, wte.shape[1]] });
 		writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: 'pt' }));
 
-		const out = join(tempDir(), 'wide.safetensors');
+		const out = join(tempDir('arithlens-cli-'), 'wide.safetensors');
 		const r = await runCli(['capture', '--model', dir, '--text', PROMPT, '--out', out, '--json']);
 		expect(r.code, r.stderr).toBe(0);
 		const logits = readSafetensors(out).float('logits');
@@ -144,7 +142,7 @@ describe('arithlens capture', () => {
 	});
 
 	it('writes JSON for a glob selection and prints the summary with --json', async () => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const out = join(dir, 'capture.json');
 		const hooks = 'blocks.*.attn.hook_pattern,hook_embed,blocks.0.attn.hook_attn_scores';
 		const r = await runCli(['capture', '-m', MODEL, '-t', PROMPT, '--hooks', hooks, '-o', out, '--json']);
@@ -189,7 +187,7 @@ describe('arithlens capture', () => {
 	});
 
 	it('runs on onnxruntime-web (WASM) with --backend wasm', async () => {
-		const out = join(tempDir(), 'wasm.safetensors');
+		const out = join(tempDir('arithlens-cli-'), 'wasm.safetensors');
 		const r = await runCli(['capture', '-m', MODEL, '-t', PROMPT, '--hooks', 'blocks.1.*', '-o', out, '--backend', 'wasm']);
 		expect(r.code, r.stderr).toBe(0);
 		const file = readSafetensors(out);
@@ -219,7 +217,7 @@ describe('arithlens capture', () => {
 		afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 
 		it('downloads the model at a revision from --hub-host', async () => {
-			const out = join(tempDir(), 'hub.safetensors');
+			const out = join(tempDir('arithlens-cli-'), 'hub.safetensors');
 			const r = await runCli(['capture', '-m', ID, '--revision', REVISION, '--hub-host', host, '-t', PROMPT, '--hooks', 'blocks.0.attn.hook_z', '-o', out]);
 			expect(r.code, r.stderr).toBe(0);
 			const file = readSafetensors(out);
@@ -229,7 +227,7 @@ describe('arithlens capture', () => {
 		});
 
 		it('a missing revision exits 2 and writes nothing', async () => {
-			const dir = tempDir();
+			const dir = tempDir('arithlens-cli-');
 			const r = await runCli(['capture', '-m', ID, '--revision', 'v9', '--hub-host', host, '-t', PROMPT, '-o', join(dir, 'x.json')]);
 			expect(r.code).toBe(2);
 			expect(r.stderr).toMatch(/^arithlens: .*revision 'v9'.* not found/);
@@ -254,7 +252,7 @@ describe('arithlens capture', () => {
 			['unknown backend', (d) => ['-m', MODEL, '-t', PROMPT, '-o', join(d, 'x.json'), '--backend', 'cuda'], /--backend: 'cuda' is not one of node, wasm/]
 		];
 		it.each(cases)('%s', async (_, args, reason) => {
-			const dir = tempDir();
+			const dir = tempDir('arithlens-cli-');
 			const r = await runCli(['capture', ...args(dir)]);
 			expect(r.code, r.stderr).toBe(2);
 			expect(r.stderr).toMatch(/^arithlens: [^\n]+\n$/);
@@ -264,7 +262,7 @@ describe('arithlens capture', () => {
 		});
 
 		it('an existing output file is left as it was', async () => {
-			const out = join(tempDir(), 'keep.safetensors');
+			const out = join(tempDir('arithlens-cli-'), 'keep.safetensors');
 			writeFileSync(out, 'earlier run');
 			const r = await runCli(['capture', '-m', MODEL, '-t', '12+x=', '-o', out]);
 			expect(r.code).toBe(2);

@@ -2,18 +2,17 @@
 // accuracy equal the PyTorch reference's measurement (models/<name>/eval.json), the circuit table's
 // rows are consistent with each other and bad input exits 2; --only-correct keeps exactly the prompts
 // `arithlens eval` marks correct.
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run-cli';
+import { tempDir } from '../tempDir';
 
 const evalOf = (name: string) => JSON.parse(readFileSync(`models/${name}/eval.json`, 'utf8'));
-const tempDir = () => mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
 
 describe('arithlens subtasks', () => {
 	it('mul-2d: accuracy per answer digit and per subtask class equal the reference', async () => {
-		const out = join(tempDir(), 'subtasks.json');
+		const out = join(tempDir('arithlens-cli-'), 'subtasks.json');
 		const r = await runCli(['subtasks', '--model', 'models/mul-2d', '--prompts', 'models/mul-2d/heldout.jsonl', '--json', out]);
 		expect(r.code, r.stderr).toBe(0);
 		const ref = evalOf('mul-2d');
@@ -42,7 +41,7 @@ describe('arithlens subtasks', () => {
 
 describe('arithlens circuit', () => {
 	it('add-3d: the rows are consistent and the top set matters more than random sets of its size', async () => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const out = join(dir, 'circuit.json');
 		const r = await runCli(['circuit', '--model', 'models/add-3d', '--prompts', 'models/add-3d/heldout.jsonl', '--n', '400', '--top-percent', '10', '--json', out]);
 		expect(r.code, r.stderr).toBe(0);
@@ -58,7 +57,7 @@ describe('arithlens circuit', () => {
 	});
 
 	it('needs --top or --top-percent and writes nothing on failure', async () => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const r = await runCli(['circuit', '--model', 'models/add-3d', '--task', 'add-3d', '--json', join(dir, 'x.json')]);
 		expect(r.code).toBe(2);
 		expect(r.stderr).toMatch(/--top/);
@@ -68,7 +67,7 @@ describe('arithlens circuit', () => {
 
 describe('--only-correct', () => {
 	it('scans exactly the prompts eval marks correct, so the clean accuracy is 1', async () => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const args = ['--model', 'models/add-3d-llama', '--prompts', 'models/add-3d-llama/heldout.jsonl', '--n', '400'];
 		const ev = await runCli(['eval', ...args, '--json', join(dir, 'eval.json')]);
 		expect(ev.code, ev.stderr).toBe(0);

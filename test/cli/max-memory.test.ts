@@ -1,15 +1,14 @@
 // --max-memory <GiB> on every command that loads a model: it is loadModel's maxBytes, so a limit below
 // the model's estimate (models/add-3d: 0.00379 GiB: weights, onnxruntime's copy and activations) refuses it with exit 2
 // and one line naming the flag, and a limit above it loads the model as the default limit does.
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maxMemoryBytes } from '../../src/cli/model-source';
 import { InputError } from '../../src/cli/errors';
 import { runCli } from './run-cli';
+import { tempDir } from '../tempDir';
 
-const tempDir = () => mkdtempSync(join(tmpdir(), 'arithlens-cli-'));
 const ADD = ['--model', 'models/add-3d', '--prompts', 'models/add-3d/heldout.jsonl', '--n', '20'];
 const REFUSED = /^arithlens: config\.json: this model needs about 0\.00379 GiB \(weights, onnxruntime's copy and activations\), above the limit of 0\.001 GiB; raise the memory limit \(--max-memory <GiB> in the CLI\) to load it anyway\n$/;
 
@@ -34,7 +33,7 @@ describe('--max-memory', () => {
 		['subtasks', ['subtasks', '--model', 'models/mul-2d', '--prompts', 'models/mul-2d/heldout.jsonl', '--n', '20']]
 	];
 	it.each(refusals)('%s: a limit below the estimate refuses the model (exit 2, one line), writing nothing', async (command, args) => {
-		const dir = tempDir();
+		const dir = tempDir('arithlens-cli-');
 		const out = command === 'capture' ? ['--out', join(dir, 'x.safetensors')] : ['--json', join(dir, 'x.json')];
 		const r = await runCli([...args, ...out, '--max-memory', '0.001']);
 		expect(r.code, r.stderr).toBe(2);
@@ -50,7 +49,7 @@ describe('--max-memory', () => {
 	});
 
 	it('a bad value exits 2 with one line before loading anything', async () => {
-		for (const args of [['capture', '--model', 'models/add-3d', '--text', '1+2=', '--out', join(tempDir(), 'x.json')], ['eval', ...ADD]]) {
+		for (const args of [['capture', '--model', 'models/add-3d', '--text', '1+2=', '--out', join(tempDir('arithlens-cli-'), 'x.json')], ['eval', ...ADD]]) {
 			for (const bad of ['--max-memory=-1', '--max-memory=0']) {
 				const r = await runCli([...args, bad]);
 				expect(r.code, r.stderr).toBe(2);
@@ -68,7 +67,7 @@ describe('--max-memory', () => {
 	});
 
 	it('capture: the limit is the estimate itself, to three digits: 0.00378 refuses, 0.00379 loads', async () => {
-		const out = join(tempDir(), 'x.json');
+		const out = join(tempDir('arithlens-cli-'), 'x.json');
 		const args = ['capture', '--model', 'models/add-3d', '--text', '123+456=', '--out', out];
 		const below = await runCli([...args, '--max-memory', '0.00378']);
 		expect(below.code).toBe(2);

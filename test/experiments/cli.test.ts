@@ -2,14 +2,14 @@
 // fixture model and its prompts, compared with the reference (per-prompt clean metrics, scan scores);
 // bad input exits 2 with one line on stderr and writes nothing.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { headMaskPlan, loraPlan } from '../../src/lib/core/export/plan';
 import { readFixture, ROOT } from '../engine/fixtures';
 import { runCli } from '../cli/run-cli';
 import { expectClose, type ScanManifest } from './helpers';
+import { tempDir } from '../tempDir';
 
 const fx = readFixture('tiny-gpt2');
 const MODEL = fx.modelDir;
@@ -22,7 +22,7 @@ const perPrompt = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/metrics/tiny
 const TOL = manifest.tolerance;
 
 function promptFile(records: unknown[]): { dir: string; path: string; sha: string } {
-	const dir = mkdtempSync(join(tmpdir(), 'arithlens-exp-'));
+	const dir = tempDir('arithlens-exp-');
 	const text = records.map((r) => JSON.stringify(r) + '\n').join('');
 	const path = join(dir, 'prompts.jsonl');
 	writeFileSync(path, text);
@@ -46,7 +46,7 @@ describe('arithlens eval', () => {
 	});
 
 	it('writes --json for a generated task and prints a summary', async () => {
-		const dir = mkdtempSync(join(tmpdir(), 'arithlens-exp-'));
+		const dir = tempDir('arithlens-exp-');
 		const out = join(dir, 'eval.json');
 		const r = await runCli(['eval', '-m', MODEL, '--task', 'add:2', '--n', '12', '--seed', '3', '--json', out]);
 		expect(r.code, r.stderr).toBe(0);

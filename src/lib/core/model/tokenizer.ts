@@ -35,10 +35,22 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 	if (!isObject(tokenizerJson) || !isObject(tokenizerJson.model))
 		throw new ModelLoadError('tokenizer.json', "not a tokenizer: expected a JSON object with a 'model' entry");
 	if (!isObject(tokenizerConfig)) throw new ModelLoadError('tokenizer_config.json', 'not a JSON object');
+	checkRegexes(tokenizerJson);
 	const tk = blameFile('tokenizer.json', () => new Tokenizer(tokenizerJson, tokenizerConfig));
 	const vocab = blameFile('tokenizer.json', () => tk.get_vocab(true));
 	let vocabSize = 0;
-	for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
+	const tokenOfId = new Map<number, string>();
+	for (const [token, id] of vocab) {
+		const other = tokenOfId.get(id);
+		// Two tokens on one id decode ambiguously and make the ids of the reference unreproducible.
+		if (other !== undefined) throw new ModelLoadError('tokenizer.json', `tokens ${excerpt(other)} and ${excerpt(token)} both have id ${id}`);
+		tokenOfId.set(id, token);
+		vocabSize = Math.max(vocabSize, id + 1);
+	}
+	// Ids past the model's embedding rows would index outside W_E; config.json's vocab_size (Hugging Face)
+	// or d_vocab (TransformerLens) bounds them, else the tokenizer's own vocabulary does.
+	const modelVocab = [modelConfig.vocab_size, modelConfig.d_vocab].find((v): v is number => Number.isSafeInteger(v) && (v as number) > 0);
+	const idLimit = modelVocab ?? vocabSize;
 	const idOf = (key: string): number | null => {
 		const text = tokenText(tokenizerConfig[key]);
 		const id = text === null ? undefined : vocab.get(text);
@@ -71,6 +83,10 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 
 	return {
 		encode(text, { addSpecialTokens = true } = {}) {
+			// A model's tokenizer regex runs on the whole text at once: bound the text so a slow pattern
+			// (polynomial backtracking) cannot run unbounded; arithmetic prompts are a few dozen characters.
+			if (text.length > MAX_TEXT_LENGTH)
+				throw new TokenizeError(text.slice(0, 64), `text of ${text.length} characters, above the tokenizer's limit of ${MAX_TEXT_LENGTH}`);
 			let pos = 0;
 			let skipUntil = 0;
 			for (const ch of text) {
@@ -91,6 +107,9 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 			// Characters passed one by one; in context a word-level vocabulary can still miss.
 			const bad = ids.findIndex((id) => !Number.isInteger(id) || (id === unkId && !(unkText && text.includes(unkText))));
 			if (bad >= 0) throw new TokenizeError(text, `${JSON.stringify(text)} has no id for token ${bad} (${JSON.stringify(tk.encode(text).tokens[bad])})`);
+			const outside = ids.findIndex((id) => id < 0 || id >= idLimit);
+			if (outside >= 0)
+				throw new TokenizeError(text, `${excerpt(text)} encodes token ${outside} to id ${ids[outside]}, outside the model's vocabulary of ${idLimit} ids (check tokenizer.json's post_processor and added_tokens)`);
 			return ids;
 		},
 		decode: (ids, { skipSpecialTokens = false } = {}) => tk.decode(ids, { skip_special_tokens: skipSpecialTokens }),
@@ -109,4 +128,88 @@ function rawEncode(tk: Tokenizer, text: string, addSpecialTokens: boolean, promp
 	} catch (e) {
 		throw new TokenizeError(prompt, `cannot tokenize ${JSON.stringify(prompt)}: ${(e as Error).message}`);
 	}
+}
+
+/** Longest text encoded at once (UTF-16 code units, 64 Ki). */
+export const MAX_TEXT_LENGTH = 65536;
+
+/** A short, escaped quote of file-provided text for error messages. */
+const excerpt = (text: string, max = 40): string => JSON.stringify(text.length > max ? text.slice(0, max) + '…' : text);
+
+/**
+ * Refuses tokenizer.json regexes (Split pre-tokenizers, Replace normalizers and decoders) that nest
+ * repeating quantifiers, like `(a+)+$`: these backtrack exponentially in the length of a run (26
+ * characters took 4 s), so no bound on the text's length makes them safe. Overlapping alternations
+ * (`(a|a)+`) also backtrack and are not detected; the length bound in encode limits the polynomial cases.
+ */
+function checkRegexes(json: Json): void {
+	const visit = (v: unknown, path: string): void => {
+		if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${path}[${i}]`));
+		else if (isObject(v))
+			for (const [k, x] of Object.entries(v)) {
+				if (path === '' && k === 'model') continue; // vocab and merges: large, and no regexes
+				if (k === 'Regex' && typeof x === 'string') {
+					const nested = nestedQuantifier(x);
+					if (nested !== null)
+						throw new ModelLoadError('tokenizer.json', `${path}.Regex repeats ${excerpt(nested)}, a group that itself repeats: it backtracks exponentially on long inputs, so it is refused`);
+				} else visit(x, path ? `${path}.${k}` : k);
+			}
+	};
+	visit(json, '');
+}
+
+/** The first repeated group containing a repeated atom (star height > 1) in `re`, or null. */
+export function nestedQuantifier(re: string): string | null {
+	// One frame per open group: where it starts and whether something inside it repeats.
+	const stack: { start: number; repeats: boolean }[] = [{ start: 0, repeats: false }];
+	let atom: { start: number; repeats: boolean } | null = null; // the atom a quantifier would apply to
+	let i = 0;
+	while (i < re.length) {
+		const c = re[i];
+		if (c === '\\') {
+			let j = i + 2;
+			if ('pPux'.includes(re[i + 1] ?? '') && re[j] === '{') j = re.indexOf('}', j) < 0 ? re.length : re.indexOf('}', j) + 1;
+			atom = { start: i, repeats: false };
+			i = j;
+		} else if (c === '[') {
+			let j = i + 1;
+			if (re[j] === '^') j++;
+			if (re[j] === ']') j++; // a leading ']' is literal (Oniguruma / Rust)
+			for (let depth = 1; j < re.length && depth > 0; j++) {
+				if (re[j] === '\\') j++;
+				else if (re[j] === '[') depth++;
+				else if (re[j] === ']') depth--;
+			}
+			atom = { start: i, repeats: false };
+			i = j;
+		} else if (c === '(') {
+			stack.push({ start: i, repeats: false });
+			atom = null;
+			i += re[i + 1] === '?' ? 2 : 1; // (?: (?= (?<name> ...: what follows the '?' is no quantifier
+		} else if (c === ')') {
+			const group = stack.length > 1 ? stack.pop()! : { start: 0, repeats: false };
+			stack[stack.length - 1].repeats ||= group.repeats;
+			atom = group;
+			i++;
+		} else if (c === '|') {
+			atom = null;
+			i++;
+		} else {
+			const brace = c === '{' ? /^\{(\d*)(,(\d*))?\}/.exec(re.slice(i, i + 24)) : null;
+			if (c === '*' || c === '+' || c === '?' || (brace && brace[0] !== '{}')) {
+				const len = brace ? brace[0].length : 1;
+				const repeating = c === '*' || c === '+' || (brace !== null && (brace[2] !== undefined ? brace[3] === '' || Number(brace[3]) > 1 : Number(brace[1]) > 1));
+				let end = i + len;
+				if (re[end] === '?' || re[end] === '+') end++; // lazy / possessive
+				if (repeating && atom?.repeats) return re.slice(atom.start, end);
+				if (repeating && atom) stack[stack.length - 1].repeats = true;
+				atom = null;
+				i = end;
+			} else {
+				atom = { start: i, repeats: false };
+				i++;
+			}
+		}
+	}
+	return null;
 }

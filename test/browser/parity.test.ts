@@ -1,14 +1,19 @@
 // Parity of the engine in a real browser with the PyTorch reference: the harness page (harness/) runs
 // the real core (urlSource loader, onnxruntime-web/webgpu runtime) in headless Chromium on WASM and
 // on WebGPU (SwiftShader here), and its captures and intervention batches must equal the fixtures'
-// tensors within the manifest's tolerance (1e-4). WASM covers every fixture, shipped models too;
+// tensors within the manifest's tolerance (1e-4), the F16/BF16 fixtures kept half. WASM covers every fixture, shipped models too;
 // WebGPU (~75x slower on SwiftShader, ~7 s per tiny fixture here) covers the tiny fixtures, which
 // span every family and option. Also checks the bundle: one onnxruntime-web, no CDN URL, every
-// request to our own origin.
+// request to our own origin. And one F32 fixture per family loaded as F16 (precision 'float16'): the
+// page's captures equal onnxruntime-node's on the same F16 weights (1e-4), on WASM and WebGPU.
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Family } from '../../src/lib/core/model/spec';
+import { folderSource } from '../../src/cli/node-source';
+import type { HookName } from '../../src/lib/core/model/hooks';
+import { loadModel } from '../../src/lib/core/model/index';
+import { createNodeEngine } from '../../src/lib/core/runtime/node';
 import { fixtureNames, maxAbsDiff, readFixture, unbatch, type Fixture } from '../engine/fixtures';
 import { launchChromium } from './harness/browser';
 import { buildHarness, REPO, type HarnessBuild } from './harness/build';
@@ -134,6 +139,31 @@ describe('browser parity (headless Chromium)', () => {
 			const result = await checkParity(name, 'webgpu');
 			expect(result.fallbackReason, 'the engine fell back from WebGPU').toBeNull();
 			expect(result.backend).toBe('webgpu');
+		});
+	});
+
+	// one F32 fixture of each family, narrowed to F16 on load in the page and in Node (qwen2's only tiny
+	// fixture is stored BF16, and runs half above)
+	const HALF_FIXTURES = FAMILIES.flatMap((f) => WEBGPU_FIXTURES.find((n) => !/-b?f16/.test(n) && (readFixture(n).manifest as unknown as { spec: { family: Family } }).spec.family === f) ?? []);
+	describe.each(HALF_FIXTURES.flatMap((n) => [['wasm', n], ['webgpu', n]] as const))('%s %s loaded as float16', (backend, name) => {
+		it("captures equal onnxruntime-node's on the same F16 weights", async () => {
+			const fx = readFixture(name);
+			const req = { ...request(fx, backend), precision: 'float16' as const, interventions: [] };
+			const result = await page.evaluate((r) => (window as unknown as { harness: Harness }).harness.parity(r), req);
+			expect(result.backend).toBe(backend);
+			const node = await createNodeEngine(await loadModel(folderSource(fx.modelDir), { precision: 'float16' }));
+			try {
+				let worst = 0;
+				for (const [i, { tokens, hooks }] of req.captures.entries()) {
+					const want = await node.run([tokens], { hooks: hooks as HookName[] });
+					worst = Math.max(worst, maxAbsDiff(typed(result.captures[i].logits), want.logits));
+					for (const h of hooks) worst = Math.max(worst, maxAbsDiff(typed(result.captures[i].cache[h]), want.cache.get(h as HookName)!));
+				}
+				console.log(`${backend} ${name} float16: captures vs onnxruntime-node max |diff| ${worst.toExponential(2)}`);
+				expect(worst).toBeLessThanOrEqual(fx.manifest.tolerance);
+			} finally {
+				await node.dispose();
+			}
 		});
 	});
 

@@ -17,6 +17,8 @@ export interface ParityRequest {
 	/** Model folder URL, relative to the page (e.g. 'test/fixtures/models/tiny-gpt2'). */
 	model: string;
 	backend: 'wasm' | 'webgpu';
+	/** loadModel's precision (default 'auto'): 'float16' narrows an F32 fixture to F16. */
+	precision?: 'auto' | 'float16';
 	captures: { tokens: number[]; hooks: string[] }[];
 	interventions: { tokens: number[][]; inputs: Record<string, PlainTensor> }[];
 }
@@ -62,7 +64,7 @@ async function gpuAdapter(): Promise<AdapterReport | null> {
 
 async function parity(req: ParityRequest): Promise<ParityResult> {
 	const t0 = performance.now();
-	const model = await loadModel(urlSource(new URL(req.model, location.href).href));
+	const model = await loadModel(urlSource(new URL(req.model, location.href).href), { precision: req.precision });
 	const t1 = performance.now();
 	// Our own origin serves the .wasm (copied from onnxruntime-web/dist); no thread pool without
 	// cross-origin isolation.

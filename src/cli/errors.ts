@@ -11,8 +11,13 @@ export class InputError extends Error {
 	}
 }
 
-// By name rather than instanceof so that `arithlens --help` does not load the model code.
-const BAD_INPUT = new Set(['InputError', 'ModelLoadError', 'TokenizeError']);
+// By name rather than instanceof so that `arithlens --help` does not load the model code. Every error
+// class whose message tells the user what to change on the command line or in an input file; the
+// core's RangeErrors are not here (they can be bugs of ours): the CLI turns the ones that are about
+// input into InputErrors where it calls the core (experiment-inputs.ts rethrowAsInput).
+const BAD_INPUT = new Set([
+	'InputError', 'ModelLoadError', 'TokenizeError', 'TaskSpecError', 'PromptFileError', 'PromptSetError', 'PermutationError', 'GlobError', 'DigitTokensError'
+]);
 
 /** Errors the user can fix by changing the command line (a model that does not load, a prompt the
  * tokenizer cannot encode); anything else is a failure of ours (exit 1). */

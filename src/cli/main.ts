@@ -1,7 +1,8 @@
 // Entry of `npx arithlens` (bin/arithlens.js): picks the command and turns errors into exit codes, 2 with
-// a one-line reason for bad input, 1 with the stack for anything else. Commands load on demand so
-// --help answers without loading onnxruntime.
+// a one-line reason for bad input, 1 with a one-line reason for anything else (the stack too with
+// ARITHLENS_DEBUG=1). Commands load on demand so --help answers without loading onnxruntime.
 import { EXIT, InputError, isBadInput } from './errors';
+import { removePendingFiles } from './output';
 
 interface Command {
 	summary: string;
@@ -38,7 +39,44 @@ or a TransformerLens folder) or a hub id (owner/name). Exit status: 0 success, 2
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+let installed = false;
+
+/**
+ * Once per process: on SIGINT / SIGTERM remove the temporary and lock files of a write in progress
+ * (output.ts registers them) and exit 128 + the signal number; when stdout is a pipe closed early
+ * (`arithlens eval ... | head`), stop quietly with the exit code so far instead of an EPIPE stack.
+ */
+function installProcessHandlers(): void {
+	if (installed) return;
+	installed = true;
+	for (const [signal, code] of Object.entries(SIGNAL_EXIT)) {
+		process.on(signal, () => {
+			removePendingFiles();
+			process.exit(code);
+		});
+	}
+	process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+		if (e.code !== 'EPIPE') throw e;
+		removePendingFiles();
+		process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+	});
+}
+
+/** The one line printed for an error: bad input exits 2, anything else 1 (stack with ARITHLENS_DEBUG=1). */
+export function reportError(e: unknown): number {
+	if (isBadInput(e)) {
+		process.stderr.write(`arithlens: ${oneLine((e as Error).message)}\n`);
+		return EXIT.badInput;
+	}
+	const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+	const debug = process.env.ARITHLENS_DEBUG === '1' && e instanceof Error && e.stack;
+	process.stderr.write(`arithlens: ${oneLine(message)}${debug ? '' : ' (ARITHLENS_DEBUG=1 prints the stack)'}\n${debug ? `${e.stack}\n` : ''}`);
+	return EXIT.failure;
+}
+
 export async function main(argv: string[]): Promise<number> {
+	installProcessHandlers();
 	const [name, ...rest] = argv;
 	try {
 		if (name === undefined) {
@@ -64,11 +102,6 @@ export async function main(argv: string[]): Promise<number> {
 		if (!command) throw new InputError(`unknown command '${name}' (see 'arithlens --help')`);
 		return await (await command.load()).run(rest);
 	} catch (e) {
-		if (isBadInput(e)) {
-			process.stderr.write(`arithlens: ${oneLine((e as Error).message)}\n`);
-			return EXIT.badInput;
-		}
-		process.stderr.write(`arithlens: ${(e as Error)?.stack ?? String(e)}\n`);
-		return EXIT.failure;
+		return reportError(e);
 	}
 }

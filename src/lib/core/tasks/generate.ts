@@ -24,6 +24,20 @@ export interface GenerateOptions extends CounterfactualOptions {
 	unique?: boolean;
 }
 
+/**
+ * How many distinct (a, b) problems the task has: the product of the operand ranges, less the pairs
+ * with a < b for subtraction (differences stay non-negative). A float: 15-digit operands give 1e30.
+ */
+export function distinctProblems(task: Task): number {
+	const [[loA, hiA], [loB, hiB]] = [operandRange(task, 0), operandRange(task, 1)];
+	if (task.op !== 'sub') return (hiA - loA + 1) * (hiB - loB + 1);
+	// Σ over b of #{a in [loA, hiA] : a >= b}: b <= loA counts every a, b in (loA, hiA] counts hiA - b + 1.
+	const below = Math.max(0, Math.min(hiB, loA) - loB + 1) * (hiA - loA + 1);
+	const [from, to] = [Math.max(loB, loA + 1), Math.min(hiB, hiA)];
+	const within = to < from ? 0 : ((to - from + 1) * (hiA - from + 1 + (hiA - to + 1))) / 2;
+	return below + within;
+}
+
 export function generatePrompts(task: Task, options: GenerateOptions): PromptRecord[] {
 	const { n, seed, counterfactual = 'operand', unique = true, tokenizer } = options;
 	if (!Number.isInteger(n) || n < 1) throw new RangeError(`generatePrompts: n must be a positive integer, got ${n}`);
@@ -32,6 +46,10 @@ export function generatePrompts(task: Task, options: GenerateOptions): PromptRec
 	}
 	// Separate streams, as train.py seeds its counterfactuals with seed + 1: the problems drawn do
 	// not depend on which counterfactual kind is asked for, nor on the few-shot examples.
+	// Fail before drawing: asking for more distinct problems than exist would only end at maxDraws.
+	if (unique && n > distinctProblems(task)) {
+		throw new RangeError(`generatePrompts: ${formatTaskSpec(task)} has ${distinctProblems(task)} distinct problems, fewer than the ${n} asked for`);
+	}
 	const problems = createRng(seed);
 	const counterfactuals = createRng(seed + 1);
 	const shotRng = createRng(seed + 2);

@@ -22,6 +22,10 @@ const TASK_OPTIONS = [
 /** Few-shot prompts longer than this many examples are refused (each adds a whole solved problem). */
 export const MAX_SHOTS = 64;
 
+/** pad=<width> above this is refused: answers are at most 15 + 15 digits, wider padding is a typo and a
+ * huge width would build prompts of that many zeros. */
+export const MAX_PAD = 64;
+
 /** `sep=` writes newline, tab and backslash as \n, \t and \\ (a spec is one line; ':' separates options). */
 const SEP_ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', '\\': '\\' };
 
@@ -105,6 +109,7 @@ export function parseTaskSpec(spec: string): Task {
 		if (pad) {
 			task.padOperands = true;
 			task.answerWidth = pad[1] === undefined ? naturalAnswerWidth(task) : Number(pad[1]);
+			if (task.answerWidth > MAX_PAD) throw new TaskSpecError(`task spec '${spec}': pad=${pad[1]} is above the limit of ${MAX_PAD} digits`);
 		} else if (option === 'reversed') task.reversed = true;
 		else if (option === 'eos') task.eos = true;
 		else if (option === 'exact') task.exact = true;

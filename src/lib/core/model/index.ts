@@ -45,6 +45,8 @@ export interface LoadOptions {
 	maxBytes?: number;
 	/** 'auto' (default): weights stay as stored, F16/BF16 half; 'float32' widens them; 'float16' narrows F32 to F16. */
 	precision?: WeightPrecision;
+	/** Keep loading a checkpoint with NaN/Inf weights (default: refused, naming the first such tensor). */
+	allowNonFinite?: boolean;
 }
 
 const FAMILY_MAPS: Record<Family, (s: Spec, ckpt: CheckpointReader) => Map<string, Weight>> = {
@@ -85,7 +87,7 @@ export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promis
 	if (tokenizer.vocabSize > spec.d_vocab)
 		throw new ModelLoadError('tokenizer.json', `has ids up to ${tokenizer.vocabSize - 1}, but the model's vocabulary has only ${spec.d_vocab} rows`);
 
-	const { reader, sha256 } = await readCheckpoint(read, where, precision);
+	const { reader, sha256 } = await readCheckpoint(read, where, precision, { allowNonFinite: opts.allowNonFinite });
 	const weights = FAMILY_MAPS[spec.family](spec, reader);
 	checkCanonical(spec, weights);
 	return { spec, weights, config, tokenizer, tokenizerFiles: { json: tokenizerJson, config: tokenizerConfig }, source: { id: src.id, revision: src.revision, weightsSha256: sha256 } };

@@ -54,7 +54,21 @@ export function parseJson(file: string, bytes: Uint8Array): unknown {
 		try {
 			return JSON.parse(text);
 		} catch (e) {
-			throw new ModelLoadError(file, `bad JSON (${(e as Error).message})`);
+			throw new ModelLoadError(file, `bad JSON (${jsonProblem(e)})`);
 		}
 	});
+}
+
+/**
+ * JSON.parse's complaint without the file's text: V8 quotes the input ('Unexpected token 'r',
+ * "root:x:0:0"... is not valid JSON'), which for a file the user did not mean to share (a link
+ * to a secret) would print its first bytes. Keeps the grammar part and the position.
+ */
+export function jsonProblem(e: unknown): string {
+	const message = e instanceof Error ? e.message : String(e);
+	return message
+		.replace(/, ".*"(\.\.\.)? is not valid JSON$/s, ' (not valid JSON)')
+		.replace(/^Unexpected token '(.)'/su, (_, ch: string) => `Unexpected character U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`)
+		.replace(/"[^"]*"/g, '"…"')
+		.slice(0, 200);
 }

@@ -33,6 +33,22 @@ const ATTENTION_PATTERN_DEFAULTS: AttentionPatternOptions = {
 
 const quote = (t: string) => JSON.stringify(t);
 
+/** A weight as the tooltip says it: NaN and ±Inf by name (d3.format would print 'NaN' / '∞' inconsistently). */
+export const weightText = (w: number): string => (Number.isFinite(w) ? d3.format('.3f')(w) : Number.isNaN(w) ? 'NaN' : w > 0 ? '+Inf' : '-Inf');
+
+let hatches = 0;
+/**
+ * Fill for weights that are not numbers (a model with NaN/Inf activations): grey with diagonal
+ * hatching, defined once per drawing, so such a cell reads as "no value" rather than as weight 0 or 1.
+ */
+export function nonFiniteFill(root: d3.Selection<SVGSVGElement, unknown, null, undefined>): string {
+	const id = `arithlens-nonfinite-${++hatches}`;
+	const pat = root.append('defs').append('pattern').attr('id', id).attr('patternUnits', 'userSpaceOnUse').attr('width', 6).attr('height', 6).attr('patternTransform', 'rotate(45)');
+	pat.append('rect').attr('width', 6).attr('height', 6).attr('fill', '#b0b0b0');
+	pat.append('line').attr('x1', 0).attr('y1', 0).attr('x2', 0).attr('y2', 6).attr('stroke', '#555').attr('stroke-width', 2);
+	return `url(#${id})`;
+}
+
 export function attentionPattern(
 	target: Target,
 	data: AttentionPatternData,
@@ -108,8 +124,11 @@ export function attentionPattern(
 		const describe = (q: number, k: number) => [
 			`query ${q} ${quote(tokens[q])}`,
 			`key ${k} ${quote(tokens[k])}`,
-			`weight ${d3.format('.3f')(pattern[q][k])}`
+			`weight ${weightText(pattern[q][k])}`
 		];
+		const anyNonFinite = pattern.some((row) => Array.prototype.some.call(row, (w: number) => !Number.isFinite(w)));
+		const hatch = anyNonFinite ? nonFiniteFill(root) : '';
+		const fill = (w: number) => (Number.isFinite(w) ? color(w) : hatch);
 		root
 			.append('g')
 			.selectAll('g')
@@ -131,7 +150,7 @@ export function attentionPattern(
 					.attr('y', top + q * cs)
 					.attr('width', cs)
 					.attr('height', cs)
-					.attr('fill', (k) => color(pattern[q][k]))
+					.attr('fill', (k) => fill(pattern[q][k]))
 					.attr('aria-label', (k) => describe(q, k).join(', '));
 			});
 

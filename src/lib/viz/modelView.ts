@@ -5,6 +5,7 @@
 // the same 0..1 scale as attentionPattern) rather than one <rect> per token pair, so a 12 × 12-head
 // model on a 20-token prompt stays a few thousand elements instead of tens of thousands.
 import * as d3 from 'd3';
+import { nonFiniteFill } from './attentionPattern';
 import type { HeadRef } from '../core/model/spec';
 import { createTooltip, interactiveGrid, type Grid } from './interaction';
 import { FONT_MONO, displayToken, mountSvg, sizeSvg, figureHandle, type FigureHandle, type Target } from './figure';
@@ -38,8 +39,10 @@ const MODEL_VIEW_DEFAULTS: ModelViewOptions = {
 function lastQuerySummary(tokens: readonly string[], pattern: readonly ArrayLike<number>[]): string {
 	const q = pattern.length - 1;
 	const row = Array.from(pattern[q] ?? []);
-	const k = d3.maxIndex(row);
-	return k < 0 ? '' : `last query ${JSON.stringify(tokens[q])} → ${JSON.stringify(tokens[k])} (${d3.format('.2f')(row[k])})`;
+	const k = d3.maxIndex(row); // ignores NaN
+	const bad = row.filter((w) => !Number.isFinite(w)).length;
+	const note = bad ? `; ${bad} weight${bad === 1 ? ' is' : 's are'} NaN/Inf` : '';
+	return k < 0 ? (bad ? `last query: all weights NaN/Inf` : '') : `last query ${JSON.stringify(tokens[q])} → ${JSON.stringify(tokens[k])} (${d3.format('.2f')(row[k])})${note}`;
 }
 
 export function modelView(target: Target, data: ModelViewData, options: Partial<ModelViewOptions> = {}): FigureHandle<ModelViewData, ModelViewOptions> {
@@ -58,7 +61,8 @@ export function modelView(target: Target, data: ModelViewData, options: Partial<
 		const px = ts / Math.max(T, 1);
 		const color = d3.scaleSequential(opts.interpolator).domain([0, 1]);
 		// colour of each level = the scale at the level's centre
-		const levelOf = (w: number) => Math.min(levels - 1, Math.max(0, Math.floor(w * levels)));
+		// NaN/Inf weights get their own hatched level (index `levels`); Math.floor(NaN) would index nothing
+		const levelOf = (w: number) => (Number.isFinite(w) ? Math.min(levels - 1, Math.max(0, Math.floor(w * levels))) : levels);
 		const titleH = opts.title ? 20 : 0;
 		const top = titleH + 30;
 		const left = 46;
@@ -99,6 +103,7 @@ export function modelView(target: Target, data: ModelViewData, options: Partial<
 			.attr('font-family', FONT_MONO)
 			.text(`tokens: ${tokens.map((t) => displayToken(t, 6)).join(' ')}`);
 
+		let hatch: string | undefined;
 		const rows = root.append('g').selectAll('g').data(patterns).join('g').attr('role', 'row');
 		rows.each(function (heads, layer) {
 			const thumbs = d3
@@ -123,7 +128,7 @@ export function modelView(target: Target, data: ModelViewData, options: Partial<
 				.attr('stroke-opacity', (_, h) => (opts.selected?.layer === layer && opts.selected.head === h ? 1 : 0.25))
 				.attr('stroke-width', (_, h) => (opts.selected?.layer === layer && opts.selected.head === h ? 2 : 1));
 			thumbs.each(function (pattern) {
-				const paths = Array.from({ length: levels }, () => [] as string[]);
+				const paths = Array.from({ length: levels + 1 }, () => [] as string[]);
 				const r = (v: number) => +v.toFixed(2);
 				for (let q = 0; q < T; q++)
 					for (let k = 0; k < (opts.causal ? q + 1 : T); k++)
@@ -133,7 +138,8 @@ export function modelView(target: Target, data: ModelViewData, options: Partial<
 					.data(paths.map((d, i) => ({ d, i })).filter((p) => p.d.length))
 					.join('path')
 					.attr('pointer-events', 'none')
-					.attr('fill', (p) => color((p.i + 0.5) / levels))
+					.attr('data-nonfinite', (p) => (p.i === levels ? 'true' : null))
+					.attr('fill', (p) => (p.i === levels ? (hatch ??= nonFiniteFill(root)) : color((p.i + 0.5) / levels)))
 					.attr('d', (p) => p.d.join(''));
 			});
 		});

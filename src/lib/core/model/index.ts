@@ -21,7 +21,7 @@ export { DEFAULT_MAX_BYTES, estimateBytes, estimateMemory, storedWeightBytes, ty
 export type { WeightPrecision } from './safetensors';
 export { createTokenizer, type ArithTokenizer } from './tokenizer';
 export { tokenizeScored, characterTokens, answerTokenTexts, type ScoredTokens } from './scoredTokens';
-export { urlSource, hubSource, filesSource, CACHE_NAME, type CacheLike, type FileSource, type HttpOptions } from './sources';
+export { urlSource, hubSource, filesSource, redactUrl, CACHE_NAME, type CacheLike, type FileSource, type HttpOptions, type ReadOptions } from './sources';
 
 export interface LoadedModel {
 	spec: Spec;
@@ -59,8 +59,18 @@ const FAMILY_MAPS: Record<Family, (s: Spec, ckpt: CheckpointReader) => Map<strin
 
 export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promise<LoadedModel> {
 	const where = src.revision ? `${src.id} (revision ${src.revision})` : src.id;
-	const read = (name: string) =>
-		src.read(name, opts.onProgress && ((loaded, total) => opts.onProgress!({ file: name, loaded, total })));
+	const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+	// The weight files share the memory budget: each may take what the ones before it left, so a
+	// server's file above the limit is refused before (or while) its body is read, not after.
+	let weightBytes = 0;
+	const read = async (name: string) => {
+		const left = maxBytes - weightBytes;
+		const budgetText = weightBytes ? `the ${gib(left)} left of the ${gib(maxBytes)} memory limit after the other shards` : undefined;
+		const bytes = await src.read(name, opts.onProgress && ((loaded, total) => opts.onProgress!({ file: name, loaded, total })), { maxBytes: left, budgetText });
+		if (bytes && name.endsWith('.safetensors')) weightBytes += bytes.length;
+		if (bytes && name === SHARD_INDEX) refuseTotalSize(bytes, maxBytes);
+		return bytes;
+	};
 	const readJson = async (name: string, required: boolean): Promise<unknown> => {
 		const bytes = await read(name);
 		if (bytes) return parseJson(name, bytes);
@@ -72,7 +82,6 @@ export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promis
 	const spec = specFromConfig(config);
 	const precision = opts.precision ?? 'auto';
 	const need = estimateBytes(spec, storedWeightBytes(config), precision);
-	const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
 	if (need > maxBytes)
 		throw new ModelLoadError(
 			'config.json',
@@ -91,6 +100,24 @@ export async function loadModel(src: FileSource, opts: LoadOptions = {}): Promis
 	const weights = FAMILY_MAPS[spec.family](spec, reader);
 	checkCanonical(spec, weights);
 	return { spec, weights, config, tokenizer, tokenizerFiles: { json: tokenizerJson, config: tokenizerConfig }, source: { id: src.id, revision: src.revision, weightsSha256: sha256 } };
+}
+
+const SHARD_INDEX = 'model.safetensors.index.json';
+
+/** A shard index whose metadata.total_size is above the budget is refused before any shard is downloaded. */
+function refuseTotalSize(indexBytes: Uint8Array, maxBytes: number): void {
+	let total: unknown;
+	try {
+		total = (parseJson(SHARD_INDEX, indexBytes) as { metadata?: { total_size?: unknown } })?.metadata?.total_size;
+	} catch {
+		return; // readCheckpoint reports a broken index
+	}
+	if (typeof total === 'number' && total > maxBytes)
+		throw new ModelLoadError(
+			SHARD_INDEX,
+			`metadata.total_size says the shards are ${gib(total)}, above the ${gib(maxBytes)} memory limit; raise the memory limit (--max-memory <GiB> in the CLI) to load it anyway`,
+			{ needBytes: total, limitBytes: maxBytes }
+		);
 }
 
 /** The family maps must produce exactly canonicalShapes; a mismatch is a bug in a map, caught here. */

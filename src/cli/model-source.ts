@@ -1,7 +1,8 @@
 // --model: a local folder when the path exists, otherwise a Hugging Face hub id (owner/name); and
-// --max-memory, the limit above which loading a model is refused.
+// --max-memory, the limit above which loading a model is refused. ARITHLENS_HTTP_TIMEOUT (seconds)
+// overrides the downloads' connect and idle timeouts (30 s each by default), e.g. for a slow link.
 import { statSync } from 'node:fs';
-import { DEFAULT_MAX_BYTES, hubSource, type FileSource, type WeightPrecision } from '../lib/core/model/index';
+import { DEFAULT_MAX_BYTES, hubSource, redactUrl, type FileSource, type HttpOptions, type WeightPrecision } from '../lib/core/model/index';
 import { InputError } from './errors';
 import { folderSource } from './node-source';
 
@@ -26,10 +27,19 @@ export function resolveModelSource({ model, revision, hubHost }: ModelArgs): { s
 	if (!HUB_ID.test(model) || model.includes('..'))
 		throw new InputError(`--model: no folder '${model}', and not a hub id (owner/name)`);
 	const host = hubHost ?? DEFAULT_HUB_HOST;
-	if (!/^https?:\/\/[^/]/.test(host)) throw new InputError(`--hub-host: '${host}' is not an http(s) URL`);
+	if (!/^https?:\/\/[^/]/.test(host)) throw new InputError(`--hub-host: '${redactUrl(host)}' is not an http(s) URL`);
 	if (revision === '') throw new InputError('--revision: empty');
 	// Node has no Cache API: every run downloads (the tiny arithmetic models are a few MB at most).
-	return { source: hubSource(model, { revision, host, cache: null }), remote: true };
+	return { source: hubSource(model, { revision, host, cache: null, ...httpTimeouts(process.env.ARITHLENS_HTTP_TIMEOUT) }), remote: true };
+}
+
+/** ARITHLENS_HTTP_TIMEOUT=<seconds> as both download timeouts; unset keeps the defaults. */
+export function httpTimeouts(value: string | undefined): Pick<HttpOptions, 'connectTimeoutMs' | 'idleTimeoutMs'> {
+	if (value === undefined || value === '') return {};
+	const s = Number(value);
+	if (!/^\s*(\d+\.?\d*|\.\d+)\s*$/.test(value) || !(s > 0) || !Number.isFinite(s))
+		throw new InputError(`ARITHLENS_HTTP_TIMEOUT: '${value}' is not a positive number of seconds (e.g. 60)`);
+	return { connectTimeoutMs: s * 1000, idleTimeoutMs: s * 1000 };
 }
 
 export const MAX_MEMORY_HELP = `      --max-memory <GiB>   memory limit (default ${DEFAULT_MAX_BYTES / 1024 ** 3}): a model whose weights, onnxruntime's

@@ -105,13 +105,7 @@ export function toFloat32(file: string, name: string, t: RawTensor): Float32Arra
 	// typed-array views below are always legal and the weights never pin the file's bytes.
 	const copy = () => new Uint8Array(t.bytes).buffer;
 	if (t.dtype === 'F32') return new Float32Array(copy(), 0, n);
-	if (t.dtype === 'BF16') {
-		const half = new Uint16Array(copy(), 0, n);
-		const out = new Float32Array(n);
-		const bits = new Uint32Array(out.buffer);
-		for (let i = 0; i < n; i++) bits[i] = half[i] << 16; // bf16 is the top half of an f32
-		return out;
-	}
+	if (t.dtype === 'BF16') return bf16ToFloat32(new Uint16Array(copy(), 0, n));
 	if (t.dtype === 'F16') {
 		const half = new Uint16Array(copy(), 0, n);
 		const out = new Float32Array(n);
@@ -169,13 +163,16 @@ export function bf16AsF16(w: { data: Uint16Array; shape: number[] }): Weight {
 	for (let i = 0; i < data.length; i++) {
 		u32[0] = w.data[i] << 16;
 		const h = floatToHalf(f32[0]);
-		if ((h & 0x7c00) === 0x7c00 && Number.isFinite(f32[0])) {
-			const wide = new Float32Array(w.data.length);
-			new Uint32Array(wide.buffer).forEach((_, j, bits) => (bits[j] = w.data[j] << 16));
-			return { data: wide, shape: w.shape };
-		}
+		if ((h & 0x7c00) === 0x7c00 && Number.isFinite(f32[0])) return { data: bf16ToFloat32(w.data), shape: w.shape };
 		data[i] = h;
 	}
 	return { data, shape: w.shape, dtype: 'float16' };
 }
 
+/** bfloat16 bits as f32 values: each is the top half of its f32. */
+function bf16ToFloat32(half: Uint16Array): Float32Array {
+	const out = new Float32Array(half.length);
+	const bits = new Uint32Array(out.buffer);
+	for (let i = 0; i < half.length; i++) bits[i] = half[i] << 16;
+	return out;
+}

@@ -4,6 +4,7 @@
 import type { HeadRef } from '$lib/core/model/spec';
 import type { BackendChoice, ScanMethod } from '$lib/workers/protocol';
 import { SCAN_METHODS } from '$lib/workers/protocol';
+import { parseTaskSpec } from '$lib/core/tasks/taskSpec';
 
 /** A model the URL can name. Dropped local files cannot be linked to. */
 export type ModelRef =
@@ -36,6 +37,12 @@ export const DEFAULT_VIEW: View = {
 };
 
 export const MAX_PROMPTS = 2000;
+/** Longest parameter value read from a link (a model URL is the longest legitimate one). */
+export const MAX_PARAM_LENGTH = 2048;
+/** Longest task spec read from a link; a custom template is a short prompt line. */
+export const MAX_TASK_LENGTH = 512;
+/** Most layers / heads a `head=` parameter may name. */
+const MAX_HEAD_INDEX = 4096;
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
 
 export function modelRefToParam(ref: ModelRef): string {
@@ -85,21 +92,47 @@ export function viewFromParams(p: URLSearchParams): { view: View; ignored: strin
 	const take = <T>(key: string, parse: (v: string) => T | null, set: (v: T) => void) => {
 		const raw = p.get(key);
 		if (raw === null) return;
-		const v = parse(raw);
-		if (v === null) ignored.push(`${key}=${raw}`);
+		// A link is anyone's input: refuse absurd values before parsing, and quote only the start of one.
+		const shown = `${key}=${raw.length > 60 ? raw.slice(0, 60) + '…' : raw}`;
+		if (raw.length > MAX_PARAM_LENGTH) return void ignored.push(`${shown} (${raw.length} characters, above the limit of ${MAX_PARAM_LENGTH})`);
+		let v: T | null;
+		try {
+			v = parse(raw);
+		} catch (e) {
+			return void ignored.push(`${shown} (${(e as Error).message})`);
+		}
+		if (v === null) ignored.push(shown);
 		else set(v);
 	};
 	take('model', modelRefFromParam, (v) => (view.model = v));
 	take('backend', (v) => (BACKENDS.includes(v as BackendChoice) ? (v as BackendChoice) : null), (v) => (view.backend = v));
-	take('task', (v) => (v.trim() ? v : null), (v) => (view.task = v));
+	take('task', parseTaskParam, (v) => (view.task = v));
 	take('n', (v) => int(v, 1, MAX_PROMPTS), (v) => (view.n = v));
 	take('seed', (v) => int(v, 0, 2 ** 31 - 1), (v) => (view.seed = v));
 	take('method', (v) => (SCAN_METHODS.includes(v as ScanMethod) ? (v as ScanMethod) : null), (v) => (view.method = v));
 	take('head', (v) => {
 		const m = /^(\d+)\.(\d+)$/.exec(v);
-		return m ? { layer: Number(m[1]), head: Number(m[2]) } : null;
+		return m && Number(m[1]) < MAX_HEAD_INDEX && Number(m[2]) < MAX_HEAD_INDEX ? { layer: Number(m[1]), head: Number(m[2]) } : null;
 	}, (v) => (view.head = v));
 	take('k', (v) => int(v, 0, 64), (v) => (view.topK = v));
 	take('prompt', (v) => int(v, 0, MAX_PROMPTS - 1), (v) => (view.prompt = v));
 	return { view, ignored };
+}
+
+/**
+ * A task spec from a link, checked now: the task parser refuses absurd values (`pad=20000000` froze
+ * the tab generating 20-million-digit answers), and its message tells the user why the link's task
+ * was not used.
+ */
+function parseTaskParam(text: string): string | null {
+	if (!text.trim()) return null;
+	if (text.length > MAX_TASK_LENGTH) throw new Error(`${text.length} characters, above the limit of ${MAX_TASK_LENGTH}`);
+	try {
+		parseTaskSpec(text);
+	} catch (e) {
+		const prefix = `task spec '${text.trim()}': `; // the ignored entry already quotes the spec
+		const message = (e as Error).message;
+		throw new Error(message.startsWith(prefix) ? message.slice(prefix.length) : message);
+	}
+	return text;
 }

@@ -1,0 +1,48 @@
+// Links are anyone's input: viewFromParams refuses absurd values early (a task padding answers to
+// 20 million digits froze the tab) and reports why, quoting only the start of a long value.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_VIEW, MAX_PARAM_LENGTH, viewFromParams, viewToParams } from '../../src/lib/state/viewUrl';
+
+const parse = (query: string) => viewFromParams(new URLSearchParams(query));
+
+describe('viewFromParams bounds', () => {
+	it('drops a task with an absurd pad= at once, saying why', () => {
+		const t0 = performance.now();
+		const { view, ignored } = parse('task=add:3:pad=20000000&n=5');
+		expect(performance.now() - t0).toBeLessThan(100);
+		expect(view.task).toBeNull();
+		expect(view.n).toBe(5);
+		expect(ignored).toEqual(['task=add:3:pad=20000000 (pad=20000000 is above the limit of 64 digits)']);
+	});
+
+	it('keeps valid task specs and presets', () => {
+		expect(parse('task=add:3:pad').view.task).toBe('add:3:pad');
+		expect(parse('task=mul-2d').view.task).toBe('mul-2d');
+		expect(parse('task=add:3:shots=2').ignored).toEqual([]);
+	});
+
+	it('names the task parser\'s complaint for other bad specs', () => {
+		expect(parse('task=add:3:shots=100000').ignored).toEqual(['task=add:3:shots=100000 (shots=100000 is above the limit of 64 examples)']);
+		expect(parse('task=pow:2').ignored[0]).toMatch(/^task=pow:2 \(unknown operation 'pow'/);
+	});
+
+	it('refuses over-long values before parsing them and quotes only their start', () => {
+		const long = 'add:3:template={a}+{b}=' + 'x'.repeat(600);
+		expect(parse(`task=${encodeURIComponent(long)}`).ignored).toEqual([`task=${long.slice(0, 60)}… (${long.length} characters, above the limit of 512)`]);
+		const url = 'url:https://example.org/' + 'a'.repeat(MAX_PARAM_LENGTH);
+		const { view, ignored } = parse(`model=${encodeURIComponent(url)}`);
+		expect(view.model).toBeNull();
+		expect(ignored).toEqual([`model=${url.slice(0, 60)}… (${url.length} characters, above the limit of ${MAX_PARAM_LENGTH})`]);
+	});
+
+	it('bounds head= and keeps the other numeric bounds', () => {
+		expect(parse('head=99999999999999999999.1').view.head).toBeNull();
+		expect(parse('head=3.7').view.head).toEqual({ layer: 3, head: 7 });
+		expect(parse('n=100000000&k=1000').ignored).toEqual(['n=100000000', 'k=1000']);
+	});
+
+	it('round-trips a view', () => {
+		const view = { ...DEFAULT_VIEW, task: 'add:3:pad', n: 7, head: { layer: 1, head: 2 } };
+		expect(viewFromParams(viewToParams(view))).toEqual({ view, ignored: [] });
+	});
+});

@@ -1,9 +1,8 @@
 // What `arithlens eval` and `arithlens scan` share: the prompt set (--prompts file or --task spec),
 // the model and engine, provenance, a progress bar on stderr, and writing several outputs so that a
 // failure leaves none of them behind.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { counterfactualSubset, encodePromptSet, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
 import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
@@ -11,10 +10,14 @@ import { sha256Hex } from '../lib/core/export/provenance';
 import { loadModel, type ArithTokenizer, type LoadedModel } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, type PromptRecord } from '../lib/core/tasks/index';
+import { distinctProblems } from '../lib/core/tasks/generate';
 import { CLI_BACKENDS, type CliBackend } from './engines';
 import { InputError } from './errors';
 import { MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource, weightPrecision } from './model-source';
+import { writeAllAtomic } from './output';
 import { stderrProgress } from './progress';
+
+export { writeAllAtomic };
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -83,11 +86,36 @@ export function required(value: string | undefined, flag: string, command: strin
 	return value;
 }
 
-export function intFlag(value: string | undefined, flag: string, fallback: number, min = 0): number {
-	if (value === undefined) return fallback;
+/** What a numeric flag accepts: integers only or decimals, and its bounds (`above`: exclusive). */
+export interface NumberRule {
+	integer?: boolean;
+	min?: number;
+	above?: number;
+	max?: number;
+}
+
+const INTEGER = /^-?\d+$/;
+const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)$/;
+
+/**
+ * Every numeric flag of every command goes through here. Number() alone is too lenient: it reads
+ * '0x10' as 16, '1e3' as 1000, '' and ' ' as 0, so a typo would silently run another experiment.
+ * Only plain decimal digits (and a '.' where decimals are allowed) are accepted.
+ */
+export function numberFlag(value: string, flag: string, rule: NumberRule = {}): number {
 	const v = Number(value);
-	if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < min) throw new InputError(`--${flag}: '${value}' is not an integer >= ${min}`);
-	return v;
+	const ok =
+		(rule.integer ? INTEGER.test(value) && Number.isSafeInteger(v) : DECIMAL.test(value) && Number.isFinite(v)) &&
+		(rule.min === undefined || v >= rule.min) &&
+		(rule.above === undefined || v > rule.above) &&
+		(rule.max === undefined || v <= rule.max);
+	if (ok) return v;
+	const bounds = [rule.min !== undefined && `>= ${rule.min}`, rule.above !== undefined && `> ${rule.above}`, rule.max !== undefined && `<= ${rule.max}`].filter(Boolean);
+	throw new InputError(`--${flag}: '${value}' is not ${rule.integer ? 'an integer' : 'a decimal number'}${bounds.length ? ` ${bounds.join(' and ')}` : ''}`);
+}
+
+export function intFlag(value: string | undefined, flag: string, fallback: number, min = 0): number {
+	return value === undefined ? fallback : numberFlag(value, flag, { integer: true, min });
 }
 
 export interface PromptSource {
@@ -98,6 +126,8 @@ export interface PromptSource {
 	/** Canonical task spec of a generated set. */
 	task?: string;
 	promptFileSha256?: string;
+	/** The prompt file's base name (provenance records no local paths). */
+	promptFile?: string;
 	seed: number;
 	/** The set was drawn at random (the seed matters). */
 	generated: boolean;
@@ -111,7 +141,18 @@ export async function promptSource(flags: { prompts?: string; task?: string; n?:
 	if (flags.task !== undefined) {
 		const task = rethrowAsInput(() => parseTaskSpec(flags.task!));
 		const n = intFlag(flags.n, 'n', DEFAULT_N, 1);
-		const generate = (tokenizer: ArithTokenizer) => rethrowAsInput(() => generatePrompts(task, { n, seed, tokenizer }));
+		// Checked here, before the model loads: generating could only fail after drawing for a while.
+		const count = distinctProblems(task);
+		if (n > count) throw new InputError(`--n: ${n} is more than the ${count} distinct problems of task '${formatTaskSpec(task)}'`);
+		// generatePrompts' RangeErrors are about the request (too few few-shot examples...), not bugs.
+		const generate = (tokenizer: ArithTokenizer) =>
+			rethrowAsInput(() => {
+				try {
+					return generatePrompts(task, { n, seed, tokenizer });
+				} catch (e) {
+					throw e instanceof RangeError ? new InputError(`--task: ${e.message.replace(/^generatePrompts: /, '')}`) : e;
+				}
+			});
 		return { records: [], generate, task: formatTaskSpec(task), seed, generated: true };
 	}
 	const path = flags.prompts!;
@@ -119,7 +160,7 @@ export async function promptSource(flags: { prompts?: string; task?: string; n?:
 	const bytes = readFileSync(path);
 	const all = rethrowAsInput(() => parsePromptFile(bytes.toString('utf8'), path));
 	const n = intFlag(flags.n, 'n', all.length, 1);
-	return { records: all.slice(0, n), promptFileSha256: await sha256Hex(new Uint8Array(bytes)), seed, generated: false };
+	return { records: all.slice(0, n), promptFileSha256: await sha256Hex(new Uint8Array(bytes)), promptFile: basename(path), seed, generated: false };
 }
 
 /** Errors that mean "fix your input" from the core (bad spec, prompt file, counterfactual, permutation). */
@@ -195,20 +236,57 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): { upda
 	};
 }
 
-/** Refuses an output path whose folder does not exist or that is a folder, before any work is done. */
-export function checkOutPath(path: string | undefined, flag: string): void {
-	if (path === undefined) return;
-	if (!statSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--${flag}: no folder '${dirname(path)}'`);
-	if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--${flag}: '${path}' is a folder`);
+/** The inputs an output must not overwrite. */
+export interface InputPaths {
+	prompts?: string;
+	/** --model: only a local folder counts (a hub id is not a path). */
+	model?: string;
+	scan?: string;
 }
 
-/** Writes every file to a temporary name first and renames them only when all were written. */
-export function writeAllAtomic(files: readonly { path: string; data: string }[]): void {
-	const temps = files.map((f) => join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`));
+/** Where `path` would be written: its folder's real path (symlinks resolved) and its name. */
+const realOut = (path: string) => join(realpathSync(dirname(path)), basename(path));
+const realIn = (path: string) => {
 	try {
-		files.forEach((f, i) => writeFileSync(temps[i], f.data));
-		files.forEach((f, i) => renameSync(temps[i], f.path));
-	} finally {
-		for (const t of temps) rmSync(t, { force: true });
+		return realpathSync(path);
+	} catch {
+		return undefined;
+	}
+};
+
+/**
+ * The one check of every command's output paths, before any work is done: each must be a non-empty
+ * path in an existing, writable folder, not a folder itself, not named twice (--json and --csv on the
+ * same file would leave one of them), and not one of the run's inputs: the prompt or scan file, or a
+ * file of the local model folder (compared by real path, so ./x and a symlink to x are the same file).
+ */
+export function checkOutputs(outputs: Record<string, string | undefined>, inputs: InputPaths = {}): void {
+	const seen = new Map<string, string>();
+	const modelDir = inputs.model !== undefined && statSync(inputs.model, { throwIfNoEntry: false })?.isDirectory() ? realIn(inputs.model) : undefined;
+	const namedInputs = (['prompts', 'scan'] as const).flatMap((flag) => {
+		const real = inputs[flag] === undefined ? undefined : realIn(inputs[flag]!);
+		return real ? [[real, flag] as const] : [];
+	});
+	for (const [flag, path] of Object.entries(outputs)) {
+		if (path === undefined) continue;
+		if (path === '') throw new InputError(`--${flag}: empty path`);
+		const dir = dirname(path);
+		const dirStat = statSync(dir, { throwIfNoEntry: false });
+		if (!dirStat) throw new InputError(`--${flag}: no folder '${dir}'`);
+		if (!dirStat.isDirectory()) throw new InputError(`--${flag}: '${dir}' is not a folder`);
+		if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--${flag}: '${path}' is a folder`);
+		try {
+			accessSync(dir, constants.W_OK);
+		} catch (e) {
+			throw new InputError(`--${flag}: cannot write in folder '${dir}' (${(e as NodeJS.ErrnoException).code})`);
+		}
+		const real = realOut(path);
+		const twice = seen.get(real);
+		if (twice) throw new InputError(`--${flag}: '${path}' is the same file as --${twice}`);
+		seen.set(real, flag);
+		const input = namedInputs.find(([p]) => p === real);
+		if (input) throw new InputError(`--${flag}: '${path}' is the --${input[1]} file; write the output elsewhere`);
+		const inModel = modelDir !== undefined && !relative(modelDir, real).startsWith('..') && !isAbsolute(relative(modelDir, real));
+		if (inModel && statSync(real, { throwIfNoEntry: false })) throw new InputError(`--${flag}: '${path}' is a file of the model folder '${inputs.model}'; write the output elsewhere`);
 	}
 }

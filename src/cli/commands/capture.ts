@@ -1,11 +1,12 @@
 // `arithlens capture`: flag parsing and file output only; captureText (../capture.ts) computes.
-import { readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { portableName } from '../../lib/core/export/provenance';
 import { hookNameGroups } from '../../lib/core/model/hooks';
 import { loadModel } from '../../lib/core/model/index';
 import { captureText, encodePrompt, selectHooks } from '../capture';
 import { CLI_BACKENDS, type CliBackend } from '../engines';
 import { InputError, parseFlags } from '../errors';
+import { checkOutputs } from '../experiment-inputs';
 import { DEFAULT_HUB_HOST, MAX_MEMORY_HELP, maxMemoryBytes, resolveModelSource, weightPrecision } from '../model-source';
 import { encodeCaptureJson, encodeSafetensors, formatOf, writeFileAtomic } from '../output';
 import { stderrProgress } from '../progress';
@@ -97,8 +98,7 @@ export async function run(argv: string[]): Promise<number> {
 	const out = required(flags.out, 'out');
 	const format = formatOf(out);
 	if (!format) throw new InputError(`--out: '${out}' must end in .safetensors or .json`);
-	if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--out: no folder '${dirname(out)}'`);
-	if (statSync(out, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--out: '${out}' is a folder`);
+	checkOutputs({ out }, { model });
 	const backend = (flags.backend ?? 'node') as CliBackend;
 	if (!Object.hasOwn(CLI_BACKENDS, backend)) throw new InputError(`--backend: '${backend}' is not one of ${Object.keys(CLI_BACKENDS).join(', ')}`);
 	const maxBytes = maxMemoryBytes(flags['max-memory']);
@@ -128,13 +128,13 @@ export async function run(argv: string[]): Promise<number> {
 		tokens: JSON.stringify(capture.tokens),
 		token_strings: JSON.stringify(capture.tokenStrings),
 		text,
-		model: loaded.source.id,
+		model: portableName(loaded.source.id), // a local folder's name, not its path on this machine
 		...(loaded.source.revision ? { revision: loaded.source.revision } : {}),
 		...(loaded.source.weightsSha256 ? { weights_sha256: loaded.source.weightsSha256 } : {}),
 		backend: engineBackend,
 		arithlens: VERSION
 	};
-	writeFileAtomic(out, format === 'safetensors' ? encodeSafetensors(capture.tensors, metadata) : encodeCaptureJson(capture, metadata));
+	writeFileAtomic(out, format === 'safetensors' ? encodeSafetensors(capture.tensors, metadata) : encodeCaptureJson(capture, metadata), 'out');
 
 	const top = topPredictions(capture.tensors.get('logits')!, loaded.tokenizer);
 	if (flags.json) {

@@ -7,8 +7,8 @@ import { ScanContext } from '../../lib/core/experiments/scan';
 import { topK } from '../../lib/core/export/rank';
 import type { HeadRef } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
-import { readScan, topOf } from './plan';
+import { COMMON_FLAGS, COMMON_HELP, checkOutputs, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
+import { checkScanFits, readScan, topOf } from './plan';
 
 export const HELP = `Usage: arithlens circuit --model <dir|id> (--prompts <file.jsonl> | --task <spec>) (--top <K> | --top-percent <P>) [options]
 
@@ -75,13 +75,14 @@ export async function run(argv: string[]): Promise<number> {
 	const k = topOf(flags);
 	const scanFile = flags.scan === undefined ? undefined : readScan(flags.scan);
 	const randomSets = intFlag(flags['random-sets'], 'random-sets', 10, 1);
-	checkOutPath(flags.json, 'json');
+	checkOutputs({ json: flags.json }, { prompts: flags.prompts, model: flags.model, scan: flags.scan });
 	const prompts = await promptSource(flags, 'circuit');
 	const loaded = await loadForExperiment(flags, prompts, 'circuit');
 	const { engine } = loaded;
 	const bar = progressBar();
 	let result: FaithfulnessResult;
 	try {
+		if (scanFile) checkScanFits(scanFile, flags.scan!, loaded.model.spec, flags.model!);
 		if (flags['only-correct']) await keepCorrect(loaded, prompts);
 		const ctx = new ScanContext(engine, loaded.set);
 		let heads: HeadRef[];
@@ -94,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
 		bar.done();
 		await engine.dispose();
 	}
-	if (flags.json !== undefined) writeAllAtomic([{ path: flags.json, data: JSON.stringify(result, null, 2) + '\n' }]);
+	if (flags.json !== undefined) writeAllAtomic([{ path: flags.json, data: JSON.stringify(result, null, 2) + '\n', flag: 'json' }]);
 	process.stdout.write(circuitTable(result));
 	return 0;
 }

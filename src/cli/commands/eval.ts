@@ -2,7 +2,7 @@
 import { evaluatePrompts } from '../../lib/core/experiments/evaluate';
 import { ScanContext } from '../../lib/core/experiments/scan';
 import { parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, checkOutPath, loadForExperiment, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutputs, loadForExperiment, progressBar, promptSource, writeAllAtomic } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens eval --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
 
@@ -32,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
 		process.stdout.write(HELP);
 		return 0;
 	}
-	checkOutPath(flags.json, 'json');
+	checkOutputs({ json: flags.json }, { prompts: flags.prompts, model: flags.model });
 	const prompts = await promptSource(flags, 'eval');
 	const { engine, set, model } = await loadForExperiment(flags, prompts, 'eval');
 	const bar = progressBar();
@@ -46,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
 	const json = JSON.stringify(result, null, 2) + '\n';
 	if (flags.json === undefined) process.stdout.write(json);
 	else {
-		writeAllAtomic([{ path: flags.json, data: json }]);
+		writeAllAtomic([{ path: flags.json, data: json, flag: 'json' }]);
 		// Positions are answer tokens; the first prompt's tokens show what each one holds.
 		const example = result.prompts[0]?.answer_tokens ?? [];
 		const pos = result.per_position_accuracy.map((a, i) => `${i < example.length ? `${JSON.stringify(example[i])} ` : ''}${(100 * a).toFixed(1)}%`).join(', ');

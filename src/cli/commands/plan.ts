@@ -7,7 +7,7 @@ import type { HeadRef } from '../../lib/core/model/spec';
 import { specFromConfig } from '../../lib/core/model/config';
 import type { Spec } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';
-import { checkOutPath, intFlag, required, writeAllAtomic } from '../experiment-inputs';
+import { checkOutputs, intFlag, numberFlag, required, writeAllAtomic } from '../experiment-inputs';
 import { resolveModelSource } from '../model-source';
 
 export const HELP = `Usage: arithlens plan --scan <scan.json> (--top <K> | --top-percent <P>) --format <peft|mask> [options]
@@ -59,7 +59,22 @@ export function readScan(path: string): ScanFile {
 	const heads = (scan as ScanFile | null)?.heads;
 	const ok = Array.isArray(heads) && heads.length > 0 && heads.every((h) => [h?.layer, h?.head, h?.rank].every(Number.isInteger));
 	if (!ok) throw new InputError(`--scan: '${path}' has no "heads" list of {layer, head, rank} (write it with 'arithlens scan --json')`);
+	// A head listed twice would be counted twice in --top K and get two ranks: the table is not a scan's.
+	const seen = new Set<string>();
+	for (const { layer, head } of heads) {
+		const name = `L${layer}H${head}`;
+		if (seen.has(name)) throw new InputError(`--scan: '${path}' lists head ${name} twice`);
+		seen.add(name);
+	}
 	return scan as ScanFile;
+}
+
+/** Refuses a scan naming a head the model does not have (a scan of another model). */
+export function checkScanFits(scan: ScanFile, path: string, spec: Spec, model: string): void {
+	const missing = scan.heads.find(({ layer, head }) => layer < 0 || layer >= spec.n_layers || head < 0 || head >= spec.n_heads);
+	if (missing) {
+		throw new InputError(`--scan: '${path}' names head L${missing.layer}H${missing.head}, which ${model} lacks (${spec.n_layers} layers of ${spec.n_heads} heads)`);
+	}
 }
 
 async function specOf(model: string, revision: string | undefined): Promise<Spec> {
@@ -76,9 +91,7 @@ async function specOf(model: string, revision: string | undefined): Promise<Spec
 export function topOf(flags: { top?: string; 'top-percent'?: string }): TopK {
 	if ((flags.top === undefined) === (flags['top-percent'] === undefined)) throw new InputError("give exactly one of --top <K> or --top-percent <P>");
 	if (flags.top !== undefined) return { count: intFlag(flags.top, 'top', 0, 1) };
-	const p = Number(flags['top-percent']);
-	if (!Number.isFinite(p) || p <= 0 || p > 100) throw new InputError(`--top-percent: '${flags['top-percent']}' is not a number in (0, 100]`);
-	return { percent: p };
+	return { percent: numberFlag(flags['top-percent']!, 'top-percent', { above: 0, max: 100 }) };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -91,9 +104,12 @@ export async function run(argv: string[]): Promise<number> {
 	const k = topOf(flags);
 	const format = required(flags.format, 'format', 'plan');
 	if (format !== 'peft' && format !== 'mask') throw new InputError(`--format: '${format}' is not one of peft, mask`);
-	checkOutPath(flags.out, 'out');
+	checkOutputs({ out: flags.out }, { scan: flags.scan, model: flags.model });
 	const model = flags.model ?? scan.provenance?.model?.id;
 	if (!model) throw new InputError('--model: the scan records no model; give --model');
+	// A local model is recorded by its folder's name only (provenance keeps no local paths).
+	if (!flags.model && !statSync(model, { throwIfNoEntry: false }) && !/^[\w.-]+\/[\w.-]+$/.test(model))
+		throw new InputError(`--model: the scan was made with the local model '${model}', not a folder here; give --model <dir>`);
 	const spec = await specOf(model, flags.revision ?? (flags.model ? undefined : scan.provenance?.model?.revision));
 	const ranked = [...scan.heads].sort((a, b) => a.rank - b.rank);
 	const heads: HeadRef[] = topK(ranked, k).map(({ layer, head }) => ({ layer, head }));
@@ -108,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
 	const json = JSON.stringify(plan, null, 2) + '\n';
 	if (flags.out === undefined) process.stdout.write(json);
 	else {
-		writeAllAtomic([{ path: flags.out, data: json }]);
+		writeAllAtomic([{ path: flags.out, data: json, flag: 'out' }]);
 		process.stdout.write(`${format} plan for ${heads.length} heads (${heads.map((h) => `L${h.layer}H${h.head}`).join(', ')}); wrote ${flags.out}\n`);
 	}
 	return 0;

@@ -6,7 +6,7 @@ import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
 import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
 import { InputError, parseFlags } from '../errors';
 import {
-	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutPath, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
+	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutputs, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
 } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens scan --model <dir|id> (--prompts <file.jsonl> | --task <spec>) --method <m> [options]
@@ -77,8 +77,7 @@ export async function run(argv: string[]): Promise<number> {
 	if (!metric) throw new InputError(`--metric: '${flags.metric}' is not one of ${RANKING_METRICS.map((m) => RANKING_METRIC_FLAGS[m]).join(', ')}`);
 	const perm = parsePerm(flags.perm);
 	if (perm && method !== 'resample') throw new InputError('--perm applies to --method resample only');
-	checkOutPath(flags.json, 'json');
-	checkOutPath(flags.csv, 'csv');
+	checkOutputs({ json: flags.json, csv: flags.csv }, { prompts: flags.prompts, model: flags.model });
 	const options: ScanOptions = {};
 	if (flags['batch-rows'] !== undefined) options.batchRows = intFlag(flags['batch-rows'], 'batch-rows', 0, 1);
 	if (flags['memory-mb'] !== undefined) options.memoryBudget = intFlag(flags['memory-mb'], 'memory-mb', 0, 1) * 1024 ** 2;
@@ -107,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
 			model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
 			task: prompts.task,
 			prompt_file_sha256: prompts.promptFileSha256,
+			prompt_file: prompts.promptFile,
 			n_prompts: ranked.n,
 			seed: random ? prompts.seed : null,
 			backend: engine.backend
@@ -115,8 +115,8 @@ export async function run(argv: string[]): Promise<number> {
 	);
 	const json = headReportJson({ provenance, clean: ranked.clean, heads, mlps });
 	const files = [
-		...(flags.json !== undefined ? [{ path: flags.json, data: json }] : []),
-		...(flags.csv !== undefined ? [{ path: flags.csv, data: headTableCsv(heads) }] : [])
+		...(flags.json !== undefined ? [{ path: flags.json, data: json, flag: 'json' }] : []),
+		...(flags.csv !== undefined ? [{ path: flags.csv, data: headTableCsv(heads), flag: 'csv' }] : [])
 	];
 	if (files.length === 0) process.stdout.write(json);
 	else {

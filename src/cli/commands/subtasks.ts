@@ -5,7 +5,7 @@ import { ablationScan, ABLATION_METHODS, type AblationMethod } from '../../lib/c
 import { mulDigits, mulSubtasks, type MulSubtaskReport } from '../../lib/core/experiments/multiplication';
 import { ScanContext } from '../../lib/core/experiments/scan';
 import { InputError, parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, checkOutPath, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, rethrowAsInput, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutputs, intFlag, keepCorrect, loadForExperiment, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, progressBar, promptSource, rethrowAsInput, writeAllAtomic } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens subtasks --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
 
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 	const method = (flags.method ?? 'mean') as AblationMethod;
 	if (!ABLATION_METHODS.includes(method)) throw new InputError(`--method: '${method}' is not one of ${ABLATION_METHODS.join(', ')}`);
 	const top = intFlag(flags.top, 'top', 3, 1);
-	checkOutPath(flags.json, 'json');
+	checkOutputs({ json: flags.json }, { prompts: flags.prompts, model: flags.model });
 	const prompts = await promptSource(flags, 'subtasks');
 	const loaded = await loadForExperiment(flags, prompts, 'subtasks');
 	const { engine, model } = loaded;
@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
 	if (flags.json !== undefined) {
 		const { heads, ...rest } = report;
 		const json = { ...rest, heads_top: heads?.top };
-		writeAllAtomic([{ path: flags.json, data: JSON.stringify(json, null, 2) + '\n' }]);
+		writeAllAtomic([{ path: flags.json, data: JSON.stringify(json, null, 2) + '\n', flag: 'json' }]);
 	}
 	process.stdout.write(subtaskTables(report));
 	return 0;

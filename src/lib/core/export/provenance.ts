@@ -2,7 +2,7 @@
 // prompts, method, metric, seed, backend). Hashes use WebCrypto, present in browsers and Node 20.
 
 export interface ModelRef {
-	/** Hub id or local path. */
+	/** Hub id (owner/name), or a local model folder's name: never an absolute path (portableModelId). */
 	id: string;
 	/** Hub revision (commit); one of revision / weights_sha256 pins the weights. */
 	revision?: string;
@@ -15,8 +15,10 @@ export interface Provenance {
 	model: ModelRef;
 	/** Task spec string (docs/tasks.md) of a generated prompt set… */
 	task?: string;
-	/** …or the sha256 of the prompt file's bytes. */
+	/** …or the sha256 of the prompt file's bytes, */
 	prompt_file_sha256?: string;
+	/** and its base name (heldout.jsonl), not its path. */
+	prompt_file?: string;
 	method: string;
 	metric: string;
 	n_prompts: number;
@@ -30,6 +32,14 @@ export interface Provenance {
 export type ProvenanceInput = Omit<Provenance, 'timestamp'> & { timestamp?: Date | string };
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const ABSOLUTE = /^(\/|\\|[A-Za-z]:[\\/])/;
+
+/**
+ * What an exported file records of a local path: its last component. An absolute path says where
+ * the file sat on one machine (/home/<user>/...), which is private and useless to a reader; hub ids
+ * and relative names are kept as given. The weights are pinned by weights_sha256, not by the path.
+ */
+export const portableName = (path: string): string => (ABSOLUTE.test(path) ? (path.split(/[\\/]+/).filter(Boolean).pop() ?? path) : path);
 
 /** Check and complete provenance; the arithlens version comes from package.json at build time, as a parameter. */
 export function makeProvenance(input: ProvenanceInput): Provenance {
@@ -51,9 +61,10 @@ export function makeProvenance(input: ProvenanceInput): Provenance {
 	if (Number.isNaN(Date.parse(timestamp))) fail(`timestamp '${timestamp}' is not a date`);
 	return {
 		arithlens_version: input.arithlens_version,
-		model: { ...input.model },
+		model: { ...input.model, id: portableName(input.model.id) },
 		...(input.task ? { task: input.task } : {}),
 		...(input.prompt_file_sha256 ? { prompt_file_sha256: input.prompt_file_sha256 } : {}),
+		...(input.prompt_file ? { prompt_file: portableName(input.prompt_file) } : {}),
 		method: input.method,
 		metric: input.metric,
 		n_prompts: input.n_prompts,

@@ -64,7 +64,7 @@ describe('arithlens capture', () => {
 		for (const name of ALL_HOOKS) expectFixture(name, file.float(name));
 		expect(JSON.parse(file.metadata.tokens)).toEqual(TOKENS);
 		expect(JSON.parse(file.metadata.token_strings)).toEqual(['<bos>', ...PROMPT]);
-		expect(file.metadata).toMatchObject({ text: PROMPT, model: MODEL, backend: 'node' });
+		expect(file.metadata).toMatchObject({ text: PROMPT, model: 'tiny-gpt2', backend: 'node' });
 		expect(file.metadata.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
 	});
 

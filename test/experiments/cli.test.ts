@@ -139,12 +139,12 @@ describe('arithlens plan', () => {
 		const top3 = table.heads.slice(0, 3).map(({ layer, head }: { layer: number; head: number }) => ({ layer, head }));
 		const spec = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/tiny-gpt2.json'), 'utf8')).spec;
 
-		const mask = await runCli(['plan', '--scan', json, '--top', '3', '--format', 'mask']);
+		const mask = await runCli(['plan', '--scan', json, '--top', '3', '--format', 'mask', '--model', MODEL]);
 		expect(mask.code, mask.stderr).toBe(0);
 		expect(JSON.parse(mask.stdout)).toEqual(headMaskPlan(spec, top3));
 
 		const out = join(dir, 'lora.json');
-		const peft = await runCli(['plan', '--scan', json, '--top-percent', '30', '--format', 'peft', '--out', out]);
+		const peft = await runCli(['plan', '--scan', json, '--top-percent', '30', '--format', 'peft', '--out', out, '--model', MODEL]);
 		expect(peft.code, peft.stderr).toBe(0);
 		expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(loraPlan(spec, top3)); // ceil(30% of 8) = 3
 

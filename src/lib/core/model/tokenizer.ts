@@ -36,17 +36,11 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 		throw new ModelLoadError('tokenizer.json', "not a tokenizer: expected a JSON object with a 'model' entry");
 	if (!isObject(tokenizerConfig)) throw new ModelLoadError('tokenizer_config.json', 'not a JSON object');
 	checkRegexes(tokenizerJson);
+	checkUniqueIds(tokenizerJson);
 	const tk = blameFile('tokenizer.json', () => new Tokenizer(tokenizerJson, tokenizerConfig));
 	const vocab = blameFile('tokenizer.json', () => tk.get_vocab(true));
 	let vocabSize = 0;
-	const tokenOfId = new Map<number, string>();
-	for (const [token, id] of vocab) {
-		const other = tokenOfId.get(id);
-		// Two tokens on one id decode ambiguously and make the ids of the reference unreproducible.
-		if (other !== undefined) throw new ModelLoadError('tokenizer.json', `tokens ${excerpt(other)} and ${excerpt(token)} both have id ${id}`);
-		tokenOfId.set(id, token);
-		vocabSize = Math.max(vocabSize, id + 1);
-	}
+	for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
 	// Ids past the model's embedding rows would index outside W_E; config.json's vocab_size (Hugging Face)
 	// or d_vocab (TransformerLens) bounds them, else the tokenizer's own vocabulary does.
 	const modelVocab = [modelConfig.vocab_size, modelConfig.d_vocab].find((v): v is number => Number.isSafeInteger(v) && (v as number) > 0);
@@ -156,6 +150,25 @@ function checkRegexes(json: Json): void {
 			}
 	};
 	visit(json, '');
+}
+
+/**
+ * Refuses two tokens on one id in tokenizer.json's vocab and added_tokens. The tokenizer library keeps
+ * one of them silently (a vocab with '3' and 'x' both on id 7 encoded "3" as 7 and lost '3'), so the
+ * check reads the file, not the built tokenizer.
+ */
+function checkUniqueIds(json: Json): void {
+	const tokenOfId = new Map<number, string>();
+	const add = (token: unknown, id: unknown) => {
+		if (typeof token !== 'string' || !Number.isSafeInteger(id)) return;
+		const other = tokenOfId.get(id as number);
+		if (other !== undefined && other !== token)
+			throw new ModelLoadError('tokenizer.json', `tokens ${excerpt(other)} and ${excerpt(token)} both have id ${id}`);
+		tokenOfId.set(id as number, token);
+	};
+	const vocab = (json.model as Json).vocab; // WordLevel / BPE / WordPiece: {token: id}; Unigram lists [token, score] by id
+	if (isObject(vocab)) for (const token in vocab) add(token, vocab[token]);
+	if (Array.isArray(json.added_tokens)) for (const t of json.added_tokens) if (isObject(t)) add(t.content, t.id);
 }
 
 /** The first repeated group containing a repeated atom (star height > 1) in `re`, or null. */

@@ -1,7 +1,7 @@
 // The worker's one loaded model and its engine: loading from a URL, the hub or dropped files, and
 // (re)building the engine on a backend. 'auto' asks for WebGPU only on a hardware adapter: a
 // software adapter (headless Chromium's SwiftShader) is far slower than WASM (docs/engine.md).
-import { filesSource, hubSource, loadModel, urlSource, type FileSource, type LoadedModel } from '$lib/core/model';
+import { filesSource, hubSource, loadModel, redactUrl, urlSource, type FileSource, type LoadedModel } from '$lib/core/model';
 import { numel } from '$lib/core/model/tensor';
 import { createWebEngine } from '$lib/core/runtime/web';
 import type { Engine } from '$lib/core/runtime';
@@ -23,7 +23,8 @@ export function session(): Session {
 }
 
 function sourceOf(spec: ModelSourceSpec): FileSource {
-	if (spec.kind === 'url') return { ...urlSource(spec.url), id: spec.label ?? spec.url };
+	// the id is shown and lands in provenance: never with a password or token in it
+	if (spec.kind === 'url') return { ...urlSource(spec.url), id: spec.label ?? redactUrl(spec.url) };
 	if (spec.kind === 'hub') return hubSource(spec.id, { revision: spec.revision });
 	return filesSource(new Map(spec.files.map((f) => [f.path, f.file])), spec.label);
 }

@@ -84,6 +84,15 @@ describe('hostile inputs', () => {
 		expect(err.message).toBe("model.safetensors: tensor 'transformer.h.0.attn.c_attn.weight' has 3 NaN/Inf values (load with allowNonFinite to keep them)");
 		const kept = await loadWith({ 'model.safetensors': weights }, { allowNonFinite: true });
 		expect([...kept.weights.values()].some((w) => Array.from(w.data as Float32Array).some(Number.isNaN))).toBe(true);
+
+		// Finite in f32 but past float16's ±65504: narrowing (precision 'float16') would make them ±Inf.
+		const large = new Uint8Array(data);
+		new DataView(large.buffer).setFloat32(begin, 1e5, true);
+		const big = joinSafetensors(header, large);
+		expect((await loadWith({ 'model.safetensors': big })).spec.n_layers).toBe(2);
+		expect((await failure(loadWith({ 'model.safetensors': big }, { precision: 'float16' }))).message).toBe(
+			"model.safetensors: tensor 'transformer.h.0.attn.c_attn.weight' has 1 value beyond float16's range (±65504); load it in float32 (--precision float32)"
+		);
 	});
 
 	it('folders: a link out of the model folder is refused without reading it, and bad JSON is not quoted', async () => {

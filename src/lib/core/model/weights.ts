@@ -3,6 +3,7 @@
 import type { CheckpointReader } from './checkpoints/ops';
 import { ModelLoadError, parseJson } from './errors';
 import { parseSafetensors, toWeight, type RawTensor, type WeightPrecision } from './safetensors';
+import { isHalf } from './tensor';
 
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
@@ -71,7 +72,13 @@ function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => s
 				if (bad > 0) throw new ModelLoadError(fileOf(name), `tensor '${name}' has ${bad} NaN/Inf value${bad === 1 ? '' : 's'} (load with allowNonFinite to keep them)`);
 				scanned.add(name);
 			}
-			return toWeight(fileOf(name), name, t, [...shape], precision);
+			const weight = toWeight(fileOf(name), name, t, [...shape], precision);
+			if (!opts.allowNonFinite && t.dtype === 'F32' && isHalf(weight)) {
+				// Narrowed to float16 (precision 'float16'): finite f32 values past ±65504 became ±Inf.
+				const inf = countNonFinite({ dtype: 'F16', shape: weight.shape, bytes: new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength) });
+				if (inf > 0) throw new ModelLoadError(fileOf(name), `tensor '${name}' has ${inf} value${inf === 1 ? '' : 's'} beyond float16's range (±65504); load it in float32 (--precision float32)`);
+			}
+			return weight;
 		}
 	};
 }

@@ -9,7 +9,7 @@ import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
 import { loadModel, type ArithTokenizer, type LoadedModel } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
-import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, type PromptRecord } from '../lib/core/tasks/index';
+import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, promptFileTooLarge, type PromptRecord } from '../lib/core/tasks/index';
 import { distinctProblems } from '../lib/core/tasks/generate';
 import { CLI_BACKENDS, type CliBackend } from './engines';
 import { InputError } from './errors';
@@ -156,7 +156,10 @@ export async function promptSource(flags: { prompts?: string; task?: string; n?:
 		return { records: [], generate, task: formatTaskSpec(task), seed, generated: true };
 	}
 	const path = flags.prompts!;
-	if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw new InputError(`--prompts: no file '${path}'`);
+	const stat = statSync(path, { throwIfNoEntry: false });
+	if (!stat?.isFile()) throw new InputError(`--prompts: no file '${path}'`);
+	const tooLarge = promptFileTooLarge(path, stat.size);
+	if (tooLarge) throw new InputError(`--prompts: ${tooLarge}`);
 	const bytes = readFileSync(path);
 	const all = rethrowAsInput(() => parsePromptFile(bytes.toString('utf8'), path));
 	const n = intFlag(flags.n, 'n', all.length, 1);

@@ -2,7 +2,7 @@
 // mixed output, or a silently wrong result. Each case asserts the exit code, the exact one-line
 // reason on stderr, that nothing (not even a temporary file) was written, and a time bound.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { headTableCsv } from '../../src/lib/core/export/headTable';
@@ -34,6 +34,19 @@ describe('bad input exits 2 with one line, fast', () => {
 	it('--n above the number of distinct problems of the task: refused before the model loads, no hang', async () => {
 		expectRefused(await timed(['eval', ...ADD, '--task', 'add:3', '--n', '1000001']), /^--n: 1000001 is more than the 1000000 distinct problems of task 'add:3'$/);
 		expectRefused(await timed(['scan', ...ADD, '--task', 'sub:1', '--n', '56', '--method', 'zero']), /^--n: 56 is more than the 55 distinct problems of task 'sub:1'$/);
+	});
+
+	it('a prompt file above 256 MB is refused before it is read (a bigger string than V8 holds crashed the CLI); bad JSON in it is not quoted at length', async () => {
+		const dir = tempDir('arithlens-probe-');
+		const big = join(dir, 'big.jsonl');
+		writeFileSync(big, '');
+		truncateSync(big, 300 * 1024 ** 2); // sparse: no 300 MB written
+		expectRefused(await timed(['eval', ...ADD, '--prompts', big]), /^--prompts: '.*big\.jsonl' is 300 MB, above the 256 MB limit for a prompt file$/);
+		const bad = join(dir, 'bad.jsonl');
+		writeFileSync(bad, `{"prompt": "12+34=", "answer": ${'"x'.repeat(5000)}\n`);
+		const r = await timed(['eval', ...ADD, '--prompts', bad]);
+		expect(r.code).toBe(2);
+		expect(r.stderr.length).toBeLessThan(400);
 	});
 
 	it('pad= above 64 digits', async () => {

@@ -5,6 +5,7 @@ import { topK, type TopK } from '../../lib/core/export/rank';
 import { headMaskPlan, loraPlan } from '../../lib/core/export/plan';
 import type { HeadRef } from '../../lib/core/model/spec';
 import { specFromConfig } from '../../lib/core/model/config';
+import { jsonProblem, ModelLoadError, parseJson } from '../../lib/core/model/errors';
 import type { Spec } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';
 import { checkOutputs, intFlag, numberFlag, required, writeAllAtomic } from '../experiment-inputs';
@@ -54,7 +55,7 @@ export function readScan(path: string): ScanFile {
 	try {
 		scan = JSON.parse(readFileSync(path, 'utf8'));
 	} catch (e) {
-		throw new InputError(`--scan: '${path}' is not JSON (${(e as Error).message})`);
+		throw new InputError(`--scan: '${path}' is not JSON (${jsonProblem(e)})`);
 	}
 	const heads = (scan as ScanFile | null)?.heads;
 	const ok = Array.isArray(heads) && heads.length > 0 && heads.every((h) => [h?.layer, h?.head, h?.rank].every(Number.isInteger));
@@ -82,9 +83,9 @@ async function specOf(model: string, revision: string | undefined): Promise<Spec
 	const bytes = await source.read('config.json');
 	if (!bytes) throw new InputError(`--model: no config.json in '${model}'`);
 	try {
-		return specFromConfig(JSON.parse(new TextDecoder().decode(bytes)));
+		return specFromConfig(parseJson('config.json', bytes));
 	} catch (e) {
-		throw new InputError(`${model}/config.json: ${(e as Error).message}`);
+		throw new InputError(`${model}/config.json: ${e instanceof ModelLoadError ? e.problem : (e as Error).message}`);
 	}
 }
 

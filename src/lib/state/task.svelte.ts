@@ -8,6 +8,7 @@ import {
 	generatePrompts,
 	parsePromptFile,
 	parseTaskSpec,
+	promptFileTooLarge,
 	TASK_PRESETS,
 	type PromptRecord,
 	type Task
@@ -129,6 +130,11 @@ export class TaskState {
 
 	async loadFile(file: File): Promise<void> {
 		this.fileError = '';
+		const tooLarge = promptFileTooLarge(file.name, file.size);
+		if (tooLarge) {
+			this.fileError = tooLarge;
+			return;
+		}
 		try {
 			const bytes = new Uint8Array(await file.arrayBuffer());
 			const records = parsePromptFile(new TextDecoder().decode(bytes), file.name);

@@ -1,7 +1,7 @@
 // safetensors parser: 8-byte little-endian header length, JSON header, raw tensor bytes.
 // Every offset is checked against the input before anything is allocated, so a garbled or hostile
 // file fails with a ModelLoadError and never makes us allocate more than the file itself.
-import { ModelLoadError } from './errors';
+import { jsonProblem, ModelLoadError } from './errors';
 import type { Weight } from './tensor';
 
 /** Bytes per element of every dtype the format defines; only the float ones convert to f32. */
@@ -36,7 +36,7 @@ export function parseSafetensors(file: string, buf: Uint8Array): Map<string, Raw
 	try {
 		header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + low)));
 	} catch (e) {
-		fail(`garbled header (${(e as Error).message})`);
+		fail(`garbled header (${jsonProblem(e)})`);
 	}
 	if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
 	const data = buf.subarray(8 + low);

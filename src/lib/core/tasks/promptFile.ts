@@ -1,5 +1,17 @@
 // Prompt files (DESIGN §6): JSONL, one {"prompt", "answer", "counterfactual"?, "meta"?} object per
 // line. Unknown keys are kept so a file round-trips unchanged; bad lines fail with their line number.
+import { jsonProblem } from '../model/errors';
+
+/**
+ * Prompt files are refused above this size before they are read: a JavaScript string holds at most
+ * ~512 M characters (a bigger file crashed the CLI), and a prompt set that size is far beyond what a
+ * scan can use.
+ */
+export const MAX_PROMPT_FILE_BYTES = 256 * 1024 ** 2;
+
+/** The refusal of a prompt file of `bytes`, or null when it is within MAX_PROMPT_FILE_BYTES. */
+export const promptFileTooLarge = (name: string, bytes: number): string | null =>
+	bytes > MAX_PROMPT_FILE_BYTES ? `'${name}' is ${(bytes / 1024 ** 2).toFixed(0)} MB, above the ${MAX_PROMPT_FILE_BYTES / 1024 ** 2} MB limit for a prompt file` : null;
 
 export interface Counterfactual {
 	prompt: string;
@@ -64,7 +76,7 @@ export function parsePromptFile(text: string, source = 'prompts.jsonl'): PromptR
 		try {
 			value = JSON.parse(line);
 		} catch (e) {
-			issues.push({ line: i + 1, message: `invalid JSON (${(e as Error).message})` });
+			issues.push({ line: i + 1, message: `invalid JSON (${jsonProblem(e)})` });
 			return;
 		}
 		const problem = checkRecord(value);

@@ -3,11 +3,13 @@
 // failure leaves none of them behind.
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
-import { counterfactualSubset, encodePromptSet, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
+import { keptPromptBytes } from '../lib/core/experiments/cost';
+import { counterfactualSubset, encodePromptSet, sequenceLength, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
 import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
-import { loadModel, type ArithTokenizer, type LoadedModel } from '../lib/core/model/index';
+import { maxOf } from '../lib/core/model/arrays';
+import { DEFAULT_MAX_BYTES, estimateBytes, loadModel, storedWeightBytes, type ArithTokenizer, type LoadedModel, type WeightPrecision } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, promptFileTooLarge, type PromptRecord } from '../lib/core/tasks/index';
 import { distinctProblems } from '../lib/core/tasks/generate';
@@ -123,6 +125,8 @@ export interface PromptSource {
 	records: PromptRecord[];
 	/** Draws the --task prompts with the model's tokenizer (counterfactuals keep its token counts). */
 	generate?: (tokenizer: ArithTokenizer) => PromptRecord[];
+	/** For --task: how many prompts generate draws, and one of them (to size the set before drawing it). */
+	planned?: { n: number; sample: (tokenizer: ArithTokenizer) => PromptRecord };
 	/** Canonical task spec of a generated set. */
 	task?: string;
 	promptFileSha256?: string;
@@ -153,7 +157,8 @@ export async function promptSource(flags: { prompts?: string; task?: string; n?:
 					throw e instanceof RangeError ? new InputError(`--task: ${e.message.replace(/^generatePrompts: /, '')}`) : e;
 				}
 			});
-		return { records: [], generate, task: formatTaskSpec(task), seed, generated: true };
+		const sample = (tokenizer: ArithTokenizer) => generatePrompts(task, { n: 1, seed, tokenizer })[0];
+		return { records: [], generate, planned: { n, sample }, task: formatTaskSpec(task), seed, generated: true };
 	}
 	const path = flags.prompts!;
 	const stat = statSync(path, { throwIfNoEntry: false });
@@ -187,6 +192,25 @@ export async function rethrowAsInputAsync<T>(p: Promise<T>): Promise<T> {
 	}
 }
 
+/** Commands whose scans keep activations of every prompt while they run (eval scores batch by batch). */
+const KEEPS_PROMPTS = new Set(['scan', 'circuit', 'subtasks']);
+
+/** Tokens of a drawn prompt with its answer, with room for the longer prompts of a set (few-shot examples vary). */
+const sampleLength = (model: LoadedModel, r: PromptRecord): number =>
+	Math.ceil(1.25 * rethrowAsInput(() => sequenceLength(encodePromptSet(model.tokenizer, [r]).prompts[0])));
+
+/** Refuses a prompt set whose kept activations, with the model, exceed the memory limit (before it is drawn, for --task). */
+function checkPromptBudget(model: LoadedModel, n: number, T: number, maxBytes: number, precision: WeightPrecision | undefined, command: string): void {
+	if (!KEEPS_PROMPTS.has(command)) return;
+	const set = n * keptPromptBytes(model.spec, T);
+	const modelBytes = estimateBytes(model.spec, storedWeightBytes(model.config), precision);
+	if (set + modelBytes <= maxBytes) return;
+	const gib = (b: number) => `${Number((b / 1024 ** 3).toPrecision(3))} GiB`;
+	throw new InputError(
+		`--n: ${n} prompts of up to ${T} tokens would keep about ${gib(set)} of activations during the ${command} (plus ${gib(modelBytes)} for the model), above the limit of ${gib(maxBytes)}; use a smaller --n or raise --max-memory`
+	);
+}
+
 export interface Loaded {
 	model: LoadedModel;
 	engine: Engine;
@@ -206,8 +230,11 @@ export async function loadForExperiment(flags: { model?: string; revision?: stri
 	try {
 		progress.step(`loading ${source.id}${source.revision ? ` @ ${source.revision}` : ''}`);
 		const model = await loadModel(source, { onProgress: remote ? progress.download : undefined, maxBytes, precision });
+		const budget = (n: number, T: number) => checkPromptBudget(model, n, T, maxBytes ?? DEFAULT_MAX_BYTES, precision, command);
+		if (prompts.planned) budget(prompts.planned.n, sampleLength(model, prompts.planned.sample(model.tokenizer)));
 		if (prompts.generate) prompts.records = prompts.generate(model.tokenizer);
 		const set = encodeFor(model, prompts.records);
+		if (set.prompts.length) budget(set.prompts.length, maxOf(set.prompts.map(sequenceLength)));
 		progress.step(`building the ${model.spec.family} graph on ${backend}`);
 		const engine = await CLI_BACKENDS[backend](model);
 		return { model, engine, set, backend };

@@ -49,6 +49,13 @@ describe('bad input exits 2 with one line, fast', () => {
 		expect(r.stderr.length).toBeLessThan(400);
 	});
 
+	it("a prompt set whose kept activations exceed the memory limit: refused before it is drawn (add:3 keeps ~100 KB a prompt)", async () => {
+		expectRefused(
+			await timed(['scan', ...ADD, '--task', 'add:3', '--n', '1000000', '--method', 'mean', '--json', join(tempDir('arithlens-probe-'), 'x.json')]),
+			/^--n: 1000000 prompts of up to \d+ tokens would keep about [\d.]+ GiB of activations during the scan \(plus [\d.]+ GiB for the model\), above the limit of 2 GiB; use a smaller --n or raise --max-memory$/
+		);
+	});
+
 	it('pad= above 64 digits', async () => {
 		expectRefused(await timed(['eval', ...ADD, '--task', 'add:3:pad=99999999999']), /^task spec 'add:3:pad=99999999999': pad=99999999999 is above the limit of 64 digits$/);
 	});

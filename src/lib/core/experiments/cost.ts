@@ -90,6 +90,17 @@ export function cachingRowBytes(s: Spec, T: number, P: number): number {
 	return rowBytes(s, { T, P, heads: 'none', mlps: 'none', resid: false }) + 4 * T * L * (H * dh + M + D);
 }
 
+/**
+ * Bytes a scan keeps per prompt of T tokens for as long as it runs: the clean base run's z, MLP
+ * post-activations and residual of every block (ablation means, patching sources, restarts), plus
+ * the record and its token ids. A prompt set is budgeted with it before it is drawn.
+ */
+export function keptPromptBytes(s: Spec, T: number): number {
+	const { n_layers: L, n_heads: H, d_head: dh, d_model: D } = s;
+	const M = s.attn_only ? 0 : s.d_mlp;
+	return 4 * T * L * (H * dh + M + D) + 1024;
+}
+
 /** Bytes of one row of T tokens returning every block's hook_pattern [H, T, T] (operand attention). */
 export function patternRowBytes(s: Spec, T: number): number {
 	const { n_layers: L, n_heads: H } = s;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/cli/node-source';
 import { loadModel } from '../../src/lib/core/model/index';
 import { canonicalShapes } from '../../src/lib/core/model/spec';
+import { readFixture } from '../engine/fixtures';
 import { manifests, modelDir, tinyModelDirs } from './fixtures';
 
 const all = manifests();
@@ -36,4 +37,25 @@ describe('loadModel on the fixture models', () => {
 			expect(model.source.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
 		});
 	}
+});
+
+describe('sharded checkpoints stream one shard at a time', () => {
+	// each shard's tensors are converted when it is read (weights.ts), so no weight may keep a shard's bytes alive
+	it.each(['tiny-llama-untied-sharded', 'tiny-qwen2-bf16-sharded'])('%s: every shard is read and no weight keeps a file\'s bytes', async (name) => {
+		const src = folderSource(readFixture(name).modelDir);
+		const read: string[] = [];
+		const buffers = new Set<ArrayBufferLike>();
+		const model = await loadModel({
+			...src,
+			read: async (file, onProgress) => {
+				const bytes = await src.read(file, onProgress);
+				read.push(file);
+				if (bytes) buffers.add(bytes.buffer);
+				return bytes;
+			}
+		});
+		const shards = read.filter((f) => /^model-\d+-of-\d+\.safetensors$/.test(f));
+		expect(shards.length).toBeGreaterThan(1);
+		for (const w of model.weights.values()) expect(buffers.has(w.data.buffer)).toBe(false);
+	});
 });

@@ -3,7 +3,7 @@
 import type { CheckpointReader } from './checkpoints/ops';
 import { ModelLoadError, parseJson } from './errors';
 import { parseSafetensors, toWeight, type RawTensor, type WeightPrecision } from './safetensors';
-import { isHalf } from './tensor';
+import { isHalf, type Weight } from './tensor';
 
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
@@ -26,15 +26,17 @@ export async function readCheckpoint(read: ReadFile, where: string, precision: W
 	const indexBytes = await read(INDEX);
 	if (!indexBytes) throw new ModelLoadError(SINGLE, `not found in ${where}, and neither is ${INDEX}`);
 	const weightMap = parseWeightMap(parseJson(INDEX, indexBytes));
-	const tensors = new Map<string, RawTensor>();
+	const tensors = new Map<string, Stored>();
 	const fileOf = new Map<string, string>();
 	const digests: string[] = [];
+	// Shards stream one at a time: each one's float tensors become weights (copies) before the next
+	// shard is read, so its bytes can go and the load peaks at the weights plus one shard, not plus all.
 	for (const shard of [...new Set(weightMap.values())].sort()) {
 		const bytes = await read(shard);
 		if (!bytes) throw new ModelLoadError(shard, `listed in ${INDEX} but not found in ${where}`);
 		for (const [name, t] of parseSafetensors(shard, bytes)) {
 			if (tensors.has(name)) throw new ModelLoadError(shard, `tensor '${name}' is also in ${fileOf.get(name)}`);
-			tensors.set(name, t);
+			tensors.set(name, t.dtype in EXPONENT_MASK ? { shape: t.shape, weight: convert(shard, name, t, precision, opts) } : t);
 			fileOf.set(name, shard);
 		}
 		digests.push(`${await sha256Hex(bytes)}  ${shard}\n`);
@@ -56,8 +58,27 @@ function parseWeightMap(index: unknown): Map<string, string> {
 	return out;
 }
 
-function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => string, precision: WeightPrecision, opts: CheckpointOptions): CheckpointReader {
-	const scanned = new Set<string>(); // a tied weight is read twice, scanned once
+/** A tensor as the reader holds it: as stored (converted when asked for), or already a weight (a streamed shard's). */
+type Stored = RawTensor | { shape: number[]; weight: Weight };
+
+/** A stored tensor as a weight of `precision`, refusing NaN/Inf values unless allowed. */
+function convert(file: string, name: string, t: RawTensor, precision: WeightPrecision, opts: CheckpointOptions): Weight {
+	if (!opts.allowNonFinite) {
+		// NaN/Inf weights run without error and rank heads on NaN scores: refuse them at load.
+		const bad = countNonFinite(t);
+		if (bad > 0) throw new ModelLoadError(file, `tensor '${name}' has ${bad} NaN/Inf value${bad === 1 ? '' : 's'} (load with allowNonFinite to keep them)`);
+	}
+	const weight = toWeight(file, name, t, [...t.shape], precision);
+	if (!opts.allowNonFinite && t.dtype === 'F32' && isHalf(weight)) {
+		// Narrowed to float16 (precision 'float16'): finite f32 values past ±65504 became ±Inf.
+		const inf = countNonFinite({ dtype: 'F16', shape: weight.shape, bytes: new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength) });
+		if (inf > 0) throw new ModelLoadError(file, `tensor '${name}' has ${inf} value${inf === 1 ? '' : 's'} beyond float16's range (±65504); load it in float32 (--precision float32)`);
+	}
+	return weight;
+}
+
+function makeReader(tensors: Map<string, Stored>, fileOf: (name: string) => string, precision: WeightPrecision, opts: CheckpointOptions): CheckpointReader {
+	const made = new Map<string, Weight>(); // a tied weight is read twice, converted once
 	return {
 		has: (name) => tensors.has(name),
 		names: () => [...tensors.keys()],
@@ -66,19 +87,10 @@ function makeReader(tensors: Map<string, RawTensor>, fileOf: (name: string) => s
 			if (!t) throw new ModelLoadError(fileOf(name), `missing tensor '${name}'`);
 			if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
 				throw new ModelLoadError(fileOf(name), `tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
-			if (!opts.allowNonFinite && !scanned.has(name)) {
-				// NaN/Inf weights run without error and rank heads on NaN scores: refuse them at load.
-				const bad = countNonFinite(t);
-				if (bad > 0) throw new ModelLoadError(fileOf(name), `tensor '${name}' has ${bad} NaN/Inf value${bad === 1 ? '' : 's'} (load with allowNonFinite to keep them)`);
-				scanned.add(name);
-			}
-			const weight = toWeight(fileOf(name), name, t, [...shape], precision);
-			if (!opts.allowNonFinite && t.dtype === 'F32' && isHalf(weight)) {
-				// Narrowed to float16 (precision 'float16'): finite f32 values past ±65504 became ±Inf.
-				const inf = countNonFinite({ dtype: 'F16', shape: weight.shape, bytes: new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength) });
-				if (inf > 0) throw new ModelLoadError(fileOf(name), `tensor '${name}' has ${inf} value${inf === 1 ? '' : 's'} beyond float16's range (±65504); load it in float32 (--precision float32)`);
-			}
-			return weight;
+			if ('weight' in t) return t.weight;
+			let w = made.get(name);
+			if (!w) made.set(name, (w = convert(fileOf(name), name, t, precision, opts)));
+			return w;
 		}
 	};
 }

@@ -28,7 +28,10 @@ export function tensorStats(t: Tensor): TensorStats {
 
 export interface Prediction {
 	id: number;
+	/** The vocabulary entry ('Ġ46', '▁4'). */
 	token: string;
+	/** The text the model would write (' 46', '4'): what the summary line shows. */
+	text: string;
 	logit: number;
 	prob: number;
 }
@@ -42,7 +45,7 @@ export function topPredictions(logits: Tensor, tokenizer: ArithTokenizer, k = 5)
 	for (const x of last) z += Math.exp(x - peak);
 	const ids = [...last.keys()].sort((a, b) => last[b] - last[a] || a - b).slice(0, k);
 	const tokens = tokenizer.tokenStrings(ids);
-	return ids.map((id, i) => ({ id, token: tokens[i], logit: last[id], prob: Math.exp(last[id] - peak) / z }));
+	return ids.map((id, i) => ({ id, token: tokens[i], text: tokenizer.decode([id]), logit: last[id], prob: Math.exp(last[id] - peak) / z }));
 }
 
 /** JSON with 2-space indentation, but arrays of plain values (shapes, token ids) on one line. */

@@ -7,7 +7,8 @@ import { tensorStats, topPredictions } from '../../src/cli/summary';
 
 const V = 151_936;
 
-const tokenizer = { tokenStrings: (ids: number[]) => ids.map((id) => `Ġtok${id}`) } as unknown as ArithTokenizer;
+// a byte-level-BPE-like stand-in: vocabulary entries spell the space as Ġ, decoding writes it
+const tokenizer = { tokenStrings: (ids: number[]) => ids.map((id) => `Ġtok${id}`), decode: (ids: number[]) => ids.map((id) => ` tok${id}`).join('') } as unknown as ArithTokenizer;
 
 describe('capture summary on a 151,936-token vocabulary', () => {
 	// two positions; the last one is scored, with a seeded spread of logits and a known top 3
@@ -25,6 +26,7 @@ describe('capture summary on a 151,936-token vocabulary', () => {
 		const top = topPredictions(t, tokenizer, 3);
 		expect(top.map((p) => p.id)).toEqual([151_935, 3, 70_000]);
 		expect(top.map((p) => p.token)).toEqual(['Ġtok151935', 'Ġtok3', 'Ġtok70000']);
+		expect(top.map((p) => p.text)).toEqual([' tok151935', ' tok3', ' tok70000']); // what the summary line prints
 		expect(top.map((p) => p.logit)).toEqual([12, 11, 10.5]);
 		top.forEach((p) => expect(p.prob).toBeCloseTo(Math.exp(p.logit - 12) / z, 12));
 	});

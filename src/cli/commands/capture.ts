@@ -142,7 +142,7 @@ export async function run(argv: string[]): Promise<number> {
 		const summary = { out, format, ...metadata, tokens: capture.tokens, token_strings: capture.tokenStrings, tensors, top };
 		process.stdout.write(prettyJson(summary) + '\n');
 	} else {
-		const next = top.map((p) => `${JSON.stringify(p.token)} ${(100 * p.prob).toFixed(1)}%`).join(', ');
+		const next = top.map((p) => `${JSON.stringify(p.text)} ${(100 * p.prob).toFixed(1)}%`).join(', '); // text, not vocabulary strings (Ġ, ▁)
 		process.stdout.write(`wrote ${capture.tensors.size} tensor${capture.tensors.size === 1 ? '' : 's'} for ${capture.tokens.length} tokens to ${out}\nnext token: ${next}\n`);
 	}
 	return 0;

@@ -7,6 +7,7 @@ import { folderSource } from '../../src/cli/node-source';
 import { buildGraph, buildModel } from '../../src/lib/core/graph';
 import type { HookName } from '../../src/lib/core/model/hooks';
 import { filesSource, loadModel, type LoadedModel } from '../../src/lib/core/model/index';
+import { minOf } from '../../src/lib/core/model/arrays';
 import { floatToHalf, toFloat32 } from '../../src/lib/core/model/safetensors';
 import { isHalf, type Tensor, type Weight } from '../../src/lib/core/model/tensor';
 import type { Engine } from '../../src/lib/core/runtime/engine';
@@ -119,7 +120,7 @@ describe('rotary positions', () => {
 		expect(model.spec.n_ctx).toBe(1e7);
 		const engine = keep(await createNodeEngine(model));
 		const tokens = fx.manifest.tokens.slice(0, 4);
-		const T = Math.min(...tokens.map((t) => t.length));
+		const T = minOf(tokens.map((t) => t.length));
 		const { logits } = await engine.run(tokens.map((t) => t.slice(0, T)));
 		const grown = (process.memoryUsage().rss - before) / 2 ** 20;
 		console.log(`10^7-position llama: RSS grew ${grown.toFixed(0)} MB`);

@@ -28,8 +28,13 @@ function project(ctx: BuildContext, l: number, h: string, which: 'Q' | 'K' | 'V'
 // Rotary tables hold rotaryRows(s) positions (model/spec.ts), computed here in float64 and rounded like
 // the reference rather than by Cos/Sin in the graph: WebGPU's sin and cos are only required to be
 // within 2^-11 (that put the logits 1e-3 off on SwiftShader).
+// Made once per model: every graph variant (a scan builds a dozen) and both of its tables reuse them.
+const TABLES = new WeakMap<Spec, { cos: Float32Array; sin: Float32Array }>();
+
 /** cos / sin tables [rows, 1, rotary_dim] for rotate_half RoPE, in float32 like the reference. */
 function rotaryTables(s: Spec): { cos: Float32Array; sin: Float32Array } {
+	const made = TABLES.get(s);
+	if (made) return made;
 	const dim = s.rotary_dim;
 	const rows = rotaryRows(s);
 	const cos = new Float32Array(rows * dim);
@@ -45,6 +50,7 @@ function rotaryTables(s: Spec): { cos: Float32Array; sin: Float32Array } {
 			}
 		}
 	}
+	TABLES.set(s, { cos, sin });
 	return { cos, sin };
 }
 

@@ -264,7 +264,7 @@ function splitCredentials(url: string): { href: string; headers?: Record<string,
 	const basic = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
 	u.username = '';
 	u.password = '';
-	return { href: u.href, headers: { authorization: `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(basic)))}` } };
+	return { href: u.href, headers: { authorization: `Basic ${btoa(Array.from(new TextEncoder().encode(basic), (b) => String.fromCharCode(b)).join(''))}` } };
 }
 
 function link(signal: AbortSignal | undefined, controller: AbortController): () => void {

@@ -9,6 +9,7 @@ import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
 import { maxOf } from '../lib/core/model/arrays';
+import { gib } from '../lib/core/model/memory';
 import { DEFAULT_MAX_BYTES, estimateBytes, loadModel, storedWeightBytes, type ArithTokenizer, type LoadedModel, type WeightPrecision } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, promptFileTooLarge, type PromptRecord } from '../lib/core/tasks/index';
@@ -205,7 +206,6 @@ function checkPromptBudget(model: LoadedModel, n: number, T: number, maxBytes: n
 	const set = n * keptPromptBytes(model.spec, T);
 	const modelBytes = estimateBytes(model.spec, storedWeightBytes(model.config), precision);
 	if (set + modelBytes <= maxBytes) return;
-	const gib = (b: number) => `${Number((b / 1024 ** 3).toPrecision(3))} GiB`;
 	throw new InputError(
 		`--n: ${n} prompts of up to ${T} tokens would keep about ${gib(set)} of activations during the ${command} (plus ${gib(modelBytes)} for the model), above the limit of ${gib(maxBytes)}; use a smaller --n or raise --max-memory`
 	);

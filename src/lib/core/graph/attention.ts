@@ -107,8 +107,10 @@ export function attention(ctx: BuildContext, l: number, h: string, future: strin
 	const scores = ctx.hook(`${a}hook_attn_scores`, g.op('Where', [future, g.f32([-Infinity]), raw]));
 	const pattern = ctx.hook(`${a}hook_pattern`, g.op('Softmax', [scores], { axis: -1 }));
 	let z = g.matmul(pattern, vh); // [B, H, T, dh]
+	ctx.traced.zFree.push(z);
 	if (ctx.heads !== 'none') z = interveneHeads(ctx, l, z);
 	const zt = ctx.hook(`${a}hook_z`, g.transpose(z, [0, 2, 1, 3])); // [B, T, H, dh]
+	ctx.traced.z.push(zt);
 
 	const W_O = ctx.w(`blocks.${l}.W_O`); // [H, dh, D]
 	let out: string;

@@ -39,6 +39,17 @@ export interface GraphOptions {
 	 * GraphWriter.castAfter): for sessions that keep them half (the engine's cast at use, no constant folding).
 	 */
 	castAtUse?: boolean;
+	/**
+	 * With `score`: direct logit attribution and the logit lens of the `targets` ids at the gathered
+	 * positions (graph/attribution.ts; outputs ATTRIBUTION). Needs startLayer 0.
+	 */
+	attribute?: boolean;
+	/**
+	 * Output `z_free` [B,L',H,T,dh] (L' = the blocks from startLayer): every head's z as its attention
+	 * computed it, before the head intervention replaced it. Head-to-head path patching records a
+	 * receiver's z this way while every head's output stays frozen.
+	 */
+	freeZ?: boolean;
 }
 
 /** Graph input names, fed by the runtime. */
@@ -64,6 +75,29 @@ export const OUTPUTS = Object.freeze({
 	targetLogits: 'score_logits'
 });
 
+/** Outputs of an attributing graph (GraphOptions.attribute): per gathered position p and target id k. */
+export const ATTRIBUTION = Object.freeze({
+	/** [B,P,K]: hook_embed's share of the logit. */
+	embed: 'attr_embed',
+	/** [B,P,K]: hook_pos_embed's (standard positions only). */
+	pos: 'attr_pos_embed',
+	/** [B,P,L,H,K]: each head's hook_result. */
+	heads: 'attr_heads',
+	/** [B,P,L,K]: each attention output bias (models with b_O). */
+	bias: 'attr_b_O',
+	/** [B,P,L,K]: each hook_mlp_out (models with MLPs). */
+	mlps: 'attr_mlps',
+	/** [B,P,K]: the final norm's bias and b_U (absent when the model has neither: 0). */
+	constant: 'attr_constant',
+	/** [B,P,L+1]: log p of targets[..., 0] read from each block's hook_resid_pre and the last hook_resid_post. */
+	lensLogprob: 'lens_logprob',
+	/** [B,P,L+1]: its rank there, 1 + the number of larger logits. */
+	lensRank: 'lens_rank'
+});
+
+/** The pre-intervention z of every computed block (GraphOptions.freeZ). */
+export const Z_FREE = 'z_free';
+
 /** Dynamic axes (dimParam): batch and sequence length; P = gathered positions per row; K = scored ids per position. */
 export const B = 'B';
 export const T = 'T';
@@ -78,6 +112,8 @@ export class BuildContext {
 	readonly hooks: ReadonlySet<HookName>;
 	readonly heads: HeadInterventions;
 	readonly mlps: MlpInterventions;
+	/** Values the forward hands to attribution.ts and the z_free output, per block (filled as blocks are built). */
+	readonly traced = { z: [] as string[], zFree: [] as string[], mlpOut: [] as string[], residPre: [] as string[] };
 	private readonly shapes: Map<string, number[]>;
 	private readonly registered = new Set<string>();
 	private readonly memo = new Map<string, string>();

@@ -10,7 +10,8 @@ import type { Spec } from '../model/spec';
 import type { Weight } from '../model/tensor';
 import type { EncodedModel } from './onnx';
 import { attention } from './attention';
-import { B, BuildContext, INPUTS, K, OUTPUTS, P, T, type GraphOptions } from './context';
+import { attributionOutputs, gatherAt } from './attribution';
+import { B, BuildContext, INPUTS, K, OUTPUTS, P, T, Z_FREE, type GraphOptions } from './context';
 import { mlp, norm } from './mlp';
 
 /** Declares the graph inputs the options call for (every declared input must be fed, DESIGN §9). */
@@ -41,11 +42,7 @@ function sequence(ctx: BuildContext, input: string): { seqLen: string; future: s
 }
 
 /** x [B,T,D] -> x[b, positions[b, p]] [B,P,D], so the vocab projection runs only where logits are read. */
-function gatherPositions(ctx: BuildContext, x: string): string {
-	const { g, spec: s } = ctx;
-	const index = g.op('Expand', [g.unsqueeze(INPUTS.positions, [2]), g.i64([1, 1, s.d_model])]); // [B, P, D]
-	return g.op('GatherElements', [x, index], { axis: 1 });
-}
+const gatherPositions = (ctx: BuildContext, x: string): string => gatherAt(ctx, x, [ctx.spec.d_model]);
 
 /**
  * Whether the last block's MLP can run at the gathered positions only: nothing after its attention
@@ -53,11 +50,11 @@ function gatherPositions(ctx: BuildContext, x: string): string {
  * hook from that MLP onward asks for them, the residual is gathered before the MLP rather than after
  * ln_final. Saves the MLP at T − P positions of every row (5 of 7 in a GPT-2 head scan of 8-token rows).
  */
-function gatherBeforeLastMlp(ctx: BuildContext, positions: GraphOptions['positions']): boolean {
+function gatherBeforeLastMlp(ctx: BuildContext, positions: GraphOptions['positions'], attribute: boolean): boolean {
 	const last = `blocks.${ctx.spec.n_layers - 1}.`;
 	const afterAttention = (h: string) =>
 		h === 'ln_final.hook_normalized' || h.startsWith(`${last}mlp.`) || h === `${last}hook_mlp_out` || h === `${last}hook_resid_post`;
-	return positions === 'gather' && !ctx.spec.attn_only && ctx.mlps === 'none' && ![...ctx.hooks].some(afterAttention);
+	return positions === 'gather' && !attribute && !ctx.spec.attn_only && ctx.mlps === 'none' && ![...ctx.hooks].some(afterAttention);
 }
 
 /**
@@ -125,25 +122,29 @@ export function buildModel(spec: Spec, weights: ReadonlyMap<string, Weight>, opt
 	const positions = options.positions ?? 'all';
 	const start = checkStartLayer(s, options);
 	const score = options.score ?? false;
+	const attribute = options.attribute ?? false;
 	if (score && positions !== 'gather') throw new Error("buildGraph: score needs positions 'gather'");
+	if (attribute && (!score || start !== 0)) throw new Error('buildGraph: attribute needs score and startLayer 0');
 	declareInputs(ctx, positions, start, score);
 	const { seqLen, future } = sequence(ctx, start === 0 ? INPUTS.tokens : INPUTS.residPre);
 
 	let x: string = INPUTS.residPre; // [B, T, D]
+	let [embed, posEmbed]: (string | undefined)[] = [];
 	if (start === 0) {
-		x = ctx.hook('hook_embed', g.op('Gather', [ctx.w('W_E'), INPUTS.tokens], { axis: 0 }));
+		x = embed = ctx.hook('hook_embed', g.op('Gather', [ctx.w('W_E'), INPUTS.tokens], { axis: 0 }));
 		if (s.pos === 'standard') {
 			let pos = g.slice(ctx.w('W_pos'), 0, seqLen, 0); // [T, D]
-			if (ctx.wants('hook_pos_embed')) pos = ctx.hook('hook_pos_embed', g.op('Expand', [pos, g.op('Shape', [x])]));
+			if (ctx.wants('hook_pos_embed') || attribute) pos = posEmbed = ctx.hook('hook_pos_embed', g.op('Expand', [pos, g.op('Shape', [x])]));
 			x = g.add(x, pos);
 		}
 	}
-	const early = gatherBeforeLastMlp(ctx, positions);
+	const early = gatherBeforeLastMlp(ctx, positions, attribute);
 	for (let l = start; l < s.n_layers; l++) {
 		const p = `blocks.${l}.` as const;
 		if (options.castAtUse) g.castAfter = x; // this block's half weights are widened once it starts
 		const gather = early && l === s.n_layers - 1 ? (v: string) => gatherPositions(ctx, v) : (v: string) => v;
 		const resid = ctx.hook(`${p}hook_resid_pre`, x);
+		ctx.traced.residPre.push(resid);
 		const attnOut = attention(ctx, l, norm(ctx, resid, `${p}ln1`), future, seqLen);
 		if (s.attn_only) {
 			x = ctx.hook(`${p}hook_resid_post`, g.add(resid, attnOut));
@@ -157,10 +158,15 @@ export function buildModel(spec: Spec, weights: ReadonlyMap<string, Weight>, opt
 		}
 	}
 	if (options.castAtUse) g.castAfter = x; // and the unembedding's (a tied W_E again) after the last block
+	const toLogits = (h: string) => (s.unembed_bias ? g.add(unembed(ctx, h), ctx.w('b_U')) : unembed(ctx, h));
+	if (attribute) attributionOutputs(ctx, { embed: embed!, pos: posEmbed, ...ctx.traced }, x, (r) => toLogits(norm(ctx, r, 'ln_final')));
+	if (options.freeZ) {
+		g.op('Concat', ctx.traced.zFree.map((z) => g.unsqueeze(z, [1])), { axis: 1 }, Z_FREE);
+		g.output(Z_FREE, 'float32', [B, s.n_layers - start, s.n_heads, T, s.d_head]);
+	}
 	x = ctx.hook('ln_final.hook_normalized', norm(ctx, x, 'ln_final')); // [B, T, D], or [B, P, D] when gathered early
 	if (positions === 'gather' && !early) x = gatherPositions(ctx, x); // [B, P, D]
-	let logits = unembed(ctx, x);
-	if (s.unembed_bias) logits = g.add(logits, ctx.w('b_U'));
+	const logits = toLogits(x);
 	if (score) scoreOutputs(ctx, logits);
 	if (!score || options.logits) {
 		g.identity(logits, OUTPUTS.logits);

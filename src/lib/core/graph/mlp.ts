@@ -75,5 +75,6 @@ export function mlp(ctx: BuildContext, l: number, h: string): string {
 	post = ctx.hook(`${p}mlp.hook_post`, post);
 	let out = g.matmul(post, ctx.w(`${p}W_out`)); // [B, T, D]
 	if (s.mlp_bias) out = g.add(out, ctx.w(`${p}b_out`));
+	ctx.traced.mlpOut.push(out);
 	return ctx.hook(`${p}hook_mlp_out`, out);
 }

@@ -2,7 +2,7 @@
 // the graph variant that exposes those hooks and takes those interventions, runs it, and returns
 // logits plus a cache of hook tensors; with `score`, what the metrics read in place of the logits.
 // Sessions are cached per variant and released on dispose.
-import { buildModel, INPUTS, OUTPUTS, type GraphOptions } from '../graph';
+import { ATTRIBUTION, buildModel, INPUTS, OUTPUTS, Z_FREE, type GraphOptions } from '../graph';
 import { WIDEN_IN_SESSION_MAX_BYTES } from '../model/memory';
 import { allHookNames, type HookName } from '../model/hooks';
 import { rotaryRows, type Spec } from '../model/spec';
@@ -67,6 +67,8 @@ export interface RunOptions {
 	 * B and T. Scans use it to reuse what an intervention at block `layer` cannot change.
 	 */
 	start?: { layer: number; resid: Tensor };
+	/** Also return `freeZ` [B,L',H,T,dh]: each head's z before the head intervention, blocks from the start layer up. */
+	freeZ?: boolean;
 }
 
 /** Scoring in the graph (with positions): the logits stay in onnxruntime, only what metrics read comes back. */
@@ -75,6 +77,20 @@ export interface ScoreRequest {
 	targets: number[][][];
 	/** Return the [B,P,V] logits as well (default false). */
 	logits?: boolean;
+	/** Also direct logit attribution and the logit lens of the targets (graph/attribution.ts). */
+	attribute?: boolean;
+}
+
+/** Direct logit attribution of each gathered position's K targets, and the logit lens of the first. */
+export interface AttributionOutputs {
+	embed: Tensor; // [B,P,K]
+	pos?: Tensor; // [B,P,K], standard positions only
+	heads: Tensor; // [B,P,L,H,K]
+	bias?: Tensor; // [B,P,L,K], models with b_O
+	mlps?: Tensor; // [B,P,L,K], models with MLPs
+	constant?: Tensor; // [B,P,K], models with a final-norm bias or b_U
+	lensLogprob: Tensor; // [B,P,L+1]
+	lensRank: Tensor; // [B,P,L+1]
 }
 
 export interface ScoreRunOptions extends RunOptions {
@@ -96,6 +112,8 @@ export interface RunResult {
 	/** [B,T,V], or [B,P,V] with positions. */
 	logits: Tensor;
 	cache: Map<HookName, Tensor>;
+	/** Only with options.freeZ. */
+	freeZ?: Tensor;
 }
 
 export interface ScoreRunResult {
@@ -103,6 +121,9 @@ export interface ScoreRunResult {
 	/** [B,P,V], only when score.logits asked for it. */
 	logits?: Tensor;
 	cache: Map<HookName, Tensor>;
+	/** Only when score.attribute asked for it. */
+	attribution?: AttributionOutputs;
+	freeZ?: Tensor;
 }
 
 export interface Engine {
@@ -202,7 +223,9 @@ function prepare(spec: Spec, tokens: number[][], opts: RunOptions & { score?: Sc
 	const score = !!targets;
 	// a 'logits' hook in score mode asks for the logits too
 	const logits = !score || !!opts.score?.logits || wanted.has('logits');
-	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all', startLayer, score, logits: score && logits };
+	const attribute = score && !!opts.score?.attribute;
+	if (attribute && startLayer !== 0) throw new Error('run: attribution starts from the tokens (no start layer)');
+	const graph: GraphOptions = { hooks, heads, mlps, positions: positions ? 'gather' : 'all', startLayer, score, logits: score && logits, attribute, freeZ: !!opts.freeZ };
 	return { graph, ids, shape: [Bn, Tn], floats, positions, Pn, targets };
 }
 
@@ -224,7 +247,7 @@ function scoreTargets(targets: number[][][], Bn: number, Pn: number, V: number):
 }
 
 const variantKey = (g: GraphOptions): string =>
-	`${g.heads}|${g.mlps}|${g.positions}|${g.startLayer ?? 0}|${g.score ? (g.logits ? 'score+logits' : 'score') : 'logits'}|${(g.hooks ?? []).join(',')}`;
+	`${g.heads}|${g.mlps}|${g.positions}|${g.startLayer ?? 0}|${g.score ? (g.logits ? 'score+logits' : 'score') : 'logits'}|${g.attribute ? 'attribute' : ''}|${g.freeZ ? 'freeZ' : ''}|${(g.hooks ?? []).join(',')}`;
 
 /** An engine for `model` on `options.backend`; webgpu falls back to wasm when it cannot start. */
 export async function createEngine(model: ModelLike, options: EngineOptions): Promise<Engine> {
@@ -332,8 +355,22 @@ export async function createEngine(model: ModelLike, options: EngineOptions): Pr
 				logits: toTensor(out[OUTPUTS.targetLogits])
 			};
 		}
+		const optional = (name: string) => (out[name] ? toTensor(out[name]) : undefined);
+		const attribution: AttributionOutputs | undefined = p.graph.attribute
+			? {
+					embed: toTensor(out[ATTRIBUTION.embed]),
+					pos: optional(ATTRIBUTION.pos),
+					heads: toTensor(out[ATTRIBUTION.heads]),
+					bias: optional(ATTRIBUTION.bias),
+					mlps: optional(ATTRIBUTION.mlps),
+					constant: optional(ATTRIBUTION.constant),
+					lensLogprob: toTensor(out[ATTRIBUTION.lensLogprob]),
+					lensRank: toTensor(out[ATTRIBUTION.lensRank])
+				}
+			: undefined;
+		const freeZ = optional(Z_FREE);
 		for (const o of Object.values(out)) o.dispose();
-		return scores ? { scores, logits, cache } : { logits: logits!, cache };
+		return scores ? { scores, logits, cache, attribution, freeZ } : { logits: logits!, cache, freeZ };
 	}
 
 	return {

@@ -3,13 +3,12 @@
 // failure leaves none of them behind.
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
-import { keptPromptBytes } from '../lib/core/experiments/cost';
+import { promptSetOverBudget } from '../lib/core/experiments/cost';
 import { counterfactualSubset, encodePromptSet, sequenceLength, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
 import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
 import { sha256Hex } from '../lib/core/export/provenance';
 import { maxOf } from '../lib/core/model/arrays';
-import { gib } from '../lib/core/model/memory';
 import { DEFAULT_MAX_BYTES, estimateBytes, loadModel, storedWeightBytes, type ArithTokenizer, type LoadedModel, type WeightPrecision } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
 import { formatTaskSpec, generatePrompts, parsePromptFile, parseTaskSpec, promptFileTooLarge, type PromptRecord } from '../lib/core/tasks/index';
@@ -203,12 +202,8 @@ const sampleLength = (model: LoadedModel, r: PromptRecord): number =>
 /** Refuses a prompt set whose kept activations, with the model, exceed the memory limit (before it is drawn, for --task). */
 function checkPromptBudget(model: LoadedModel, n: number, T: number, maxBytes: number, precision: WeightPrecision | undefined, command: string): void {
 	if (!KEEPS_PROMPTS.has(command)) return;
-	const set = n * keptPromptBytes(model.spec, T);
-	const modelBytes = estimateBytes(model.spec, storedWeightBytes(model.config), precision);
-	if (set + modelBytes <= maxBytes) return;
-	throw new InputError(
-		`--n: ${n} prompts of up to ${T} tokens would keep about ${gib(set)} of activations during the ${command} (plus ${gib(modelBytes)} for the model), above the limit of ${gib(maxBytes)}; use a smaller --n or raise --max-memory`
-	);
+	const refusal = promptSetOverBudget(model.spec, estimateBytes(model.spec, storedWeightBytes(model.config), precision), n, T, maxBytes, command);
+	if (refusal) throw new InputError(`--n: ${refusal}; use a smaller --n or raise --max-memory`);
 }
 
 export interface Loaded {

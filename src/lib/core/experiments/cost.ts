@@ -1,6 +1,7 @@
 // Cost model of a scan: bytes per batch row (batches.ts sizes batches from them), multiply-adds
 // per row (reported as estimated FLOPs) and the choice of the blocks a scan restarts from, trading
 // the blocks it skips against building one more graph variant per restart block.
+import { gib } from '../model/memory';
 import type { Spec } from '../model/spec';
 
 /** Default memory budget for one batch's inputs, activations and logits. */
@@ -99,6 +100,17 @@ export function keptPromptBytes(s: Spec, T: number): number {
 	const { n_layers: L, n_heads: H, d_head: dh, d_model: D } = s;
 	const M = s.attn_only ? 0 : s.d_mlp;
 	return 4 * T * L * (H * dh + M + D) + 1024;
+}
+
+/**
+ * Why n prompts of up to T tokens do not fit beside a model of `modelBytes`: their kept activations
+ * (keptPromptBytes) plus the model above maxBytes. Null when they fit. The CLI (--n) and the page
+ * share this, so both refuse the same sets in the same words; each adds its own remedy.
+ */
+export function promptSetOverBudget(s: Spec, modelBytes: number, n: number, T: number, maxBytes: number, during: string): string | null {
+	const set = n * keptPromptBytes(s, T);
+	if (set + modelBytes <= maxBytes) return null;
+	return `${n} prompts of up to ${T} tokens would keep about ${gib(set)} of activations during the ${during} (plus ${gib(modelBytes)} for the model), above the limit of ${gib(maxBytes)}`;
 }
 
 /** Bytes of one row of T tokens returning every block's hook_pattern [H, T, T] (operand attention). */

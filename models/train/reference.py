@@ -247,6 +247,7 @@ class Reference(nn.Module):
         scores = hook(a + "hook_attn_scores", scores.masked_fill(~causal, float("-inf")))
         pattern = hook(a + "hook_pattern", scores.softmax(-1))  # [B, H, T, T]
         z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)  # [B, T, H, dh]
+        hook(a + "hook_z_free", z)  # z before any intervention: what head -> head path patching records (residual.py); no §3 hook
         if "head_mask" in iv:
             m = iv["head_mask"][:, l]  # [B, H] or [B, H, T]
             m = m[:, None, :, None] if m.dim() == 2 else m.permute(0, 2, 1)[..., None]

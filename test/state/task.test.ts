@@ -14,7 +14,7 @@ const t = realTokenizer('gpt2');
 const gpt2 = createTokenizer(t.tokenizerJson, t.tokenizerConfig);
 
 describe('TaskState', () => {
-	it('draws the prompts with the model tokenizer once one is loaded', () => {
+	it('draws the prompts with the model tokenizer once one is loaded', async () => {
 		let tokenizer: ArithTokenizer | null = null;
 		const state = new TaskState(() => tokenizer);
 		state.spec = 'add:3:verbal';
@@ -26,15 +26,17 @@ describe('TaskState', () => {
 		// to make the derived set recompute
 		state.seed = state.seed + 1;
 		state.seed = state.seed - 1;
+		await state.settled(); // a set drawn with a tokenizer is prepared off the calling thread
 		const after = state.prompts;
 		expect(after).toEqual(generatePrompts(parseTaskSpec('add:3:verbal'), { n: 40, seed: state.seed, tokenizer: gpt2 }));
 		// every counterfactual the tokenizer-aware set has lines up under GPT-2
 		expect(encodePromptSet(gpt2, after).counterfactualIssues).toEqual([]);
 	});
 
-	it('labels answer positions by token text for GPT-2, by digit for a character-level task', () => {
+	it('labels answer positions by token text for GPT-2, by digit for a character-level task', async () => {
 		const state = new TaskState(() => gpt2);
 		state.spec = 'add:3:verbal';
+		await state.settled();
 		const first = state.prompts[0];
 		const texts = answerTokenTexts(gpt2, tokenizeScored(gpt2, first.prompt, first.answer));
 		expect(texts.join('')).toBe(first.answer);
@@ -47,6 +49,7 @@ describe('TaskState', () => {
 		const own = createTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), read('config.json'));
 		const add3d = new TaskState(() => own);
 		add3d.spec = 'add:3:eos';
+		await add3d.settled();
 		const P = add3d.prompts[0].answer.length - '<eos>'.length + 1;
 		expect(add3d.positionLabels(P)).toEqual(answerPositionLabels(parseTaskSpec('add:3:eos'), P));
 	});

@@ -27,7 +27,7 @@ export class Dashboard {
 	constructor(client = new EngineClient()) {
 		this.client = client;
 		this.model = new ModelState(client);
-		this.task = new TaskState(() => this.model.tokenizer);
+		this.task = new TaskState(() => this.model.tokenizer, { model: () => this.model.info });
 		this.scan = new ScanState(client);
 		this.selection = new SelectionState();
 		this.pattern = new PatternState(client);
@@ -124,8 +124,9 @@ export class Dashboard {
 	/** After a model, backend or prompt-set change: accuracy, patterns of the chosen prompt, a scan. */
 	async measure(): Promise<void> {
 		if (!this.model.ready) return;
+		await this.task.settled(); // a file or a set drawn with the new tokenizer is prepared in a worker
 		const prompts = this.task.prompts;
-		if (prompts.length === 0) return;
+		if (!this.model.ready || prompts.length === 0) return;
 		const info = this.model.info!;
 		this.selection.clamp(info.spec.n_layers, info.spec.n_heads, prompts.length);
 		void this.pattern.fetch(prompts[this.selection.prompt]);
@@ -188,6 +189,7 @@ export class Dashboard {
 	dispose(): void {
 		this.scan.cancel();
 		this.circuit.cancel();
+		this.task.dispose();
 		this.client.dispose();
 	}
 }

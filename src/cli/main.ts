@@ -18,6 +18,8 @@ const COMMANDS: Record<string, Command> = {
 	scan: { summary: 'score every head and MLP (ablation, patching, path patching); JSON/CSV head table', load: () => import('./commands/scan') },
 	plan: { summary: "turn a scan's top heads into a LoRA config or a precise-SFT head mask", load: () => import('./commands/plan') },
 	circuit: { summary: 'faithfulness of the top heads: set ablated, set alone, random sets of the same size', load: () => import('./commands/circuit') },
+	attribute: { summary: 'direct logit attribution per head, MLP and embedding, and the logit lens, per answer position', load: () => import('./commands/attribute') },
+	edges: { summary: 'head-to-head path patching: edge scores sender -> receiver and the circuit graph (JSON/CSV/SVG)', load: () => import('./commands/edges') },
 	subtasks: { summary: 'multiplication: accuracy and loss per answer digit and subtask, heads that hurt each digit', load: () => import('./commands/subtasks') }
 };
 

@@ -8,6 +8,7 @@
 // the correct first answer token. The sender run is §4's path patching, whose scores are the edges
 // s → logits. Receivers of the sender's own block are none (they read the same residual); an MLP of the
 // sender's block is one in a sequential block (it reads the attention output) but not a parallel one.
+import { nodeName } from '../export/residual';
 import { hookName, type HookName } from '../model/hooks';
 import type { HeadRef, Spec } from '../model/spec';
 import { forEachBatch } from './batches';
@@ -16,6 +17,8 @@ import { cachingRowBytes } from './cost';
 import { pathPatchingChange } from './metrics';
 import { pathPatchScan } from './patching';
 import { runScan, type Component, type ScanContext, type ScanOptions } from './scan';
+
+export { nodeName };
 
 export type EdgeReceiver = { kind: 'head'; layer: number; head: number } | { kind: 'mlp'; layer: number } | { kind: 'logits' };
 
@@ -41,14 +44,6 @@ export interface EdgeOptions extends ScanOptions {
 	/** Head receivers (default every head); MLP receivers are every MLP unless `mlps` is false. */
 	receivers?: readonly HeadRef[];
 	mlps?: boolean;
-}
-
-/** `Ln` / `LlHh` / `MLPl` / `logits`, the names of the circuit graph's nodes. */
-export function nodeName(n: HeadRef | EdgeReceiver): string {
-	if ('kind' in n && n.kind === 'logits') return 'logits';
-	if ('kind' in n && n.kind === 'mlp') return `MLP${n.layer}`;
-	const h = n as HeadRef;
-	return `L${h.layer}H${h.head}`;
 }
 
 /** The receivers of sender s among `heads` (later blocks) and the MLPs (this block too when sequential). */

@@ -2,8 +2,8 @@
 // and logit lens per answer position), the edge table, and the circuit graph of the strong edges
 // (nodes laid out by block: embeddings left, logits right) as data and as a standalone SVG.
 import type { AttributionResult, PositionAttribution } from '../experiments/attribution';
-import { nodeName, type Edge, type EdgeResult } from '../experiments/edges';
-import type { Spec } from '../model/spec';
+import type { Edge, EdgeReceiver, EdgeResult } from '../experiments/edges';
+import type { HeadRef, Spec } from '../model/spec';
 import { toCsv } from './csv';
 import type { Provenance } from './provenance';
 
@@ -42,6 +42,14 @@ export function topComponents(p: PositionAttribution, k: number, by: 'logit' | '
 
 /** The first layer whose lens ranks the answer first (null: not even the output does). */
 export const firstReadableLayer = (p: PositionAttribution): number | null => p.lens.find((l) => l.rank < 1.5)?.layer ?? null;
+
+/** `LlHh` / `MLPl` / `logits`, the names of the circuit graph's nodes and of the edge table's ends. */
+export function nodeName(n: HeadRef | EdgeReceiver): string {
+	if ('kind' in n && n.kind === 'logits') return 'logits';
+	if ('kind' in n && n.kind === 'mlp') return `MLP${n.layer}`;
+	const h = n as HeadRef;
+	return `L${h.layer}H${h.head}`;
+}
 
 export const edgeRows = (edges: readonly Edge[]) => edges.map((e) => ({ sender: nodeName(e.sender), receiver: nodeName(e.receiver), score: e.score }));
 

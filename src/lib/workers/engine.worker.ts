@@ -2,6 +2,7 @@
 // request gets an AbortController; `cancel` aborts it and the call rejects with an AbortError.
 import { attention, circuitFaithfulness, evaluate, scan } from './experiments';
 import { attentionPatterns } from './pattern';
+import { attribute, edges } from './residual';
 import { transferables, type CallName, type Calls, type Request, type Response, type WorkerError } from './protocol';
 import { load, setBackend } from './session';
 
@@ -18,7 +19,9 @@ const handlers: Handlers = {
 	evaluate: (args, { signal, progress }) => evaluate(args.prompts, signal, progress),
 	scan: (args, { signal, progress }) => scan(args, signal, progress),
 	attention: (args, { signal, progress }) => attention(args.prompts, signal, progress),
-	faithfulness: (args, { signal, progress }) => circuitFaithfulness(args, signal, progress)
+	faithfulness: (args, { signal, progress }) => circuitFaithfulness(args, signal, progress),
+	attribute: (args, { signal, progress }) => attribute(args.prompts, signal, progress),
+	edges: (args, { signal, progress }) => edges(args, signal, progress)
 };
 
 const running = new Map<number, AbortController>();

@@ -26,7 +26,7 @@ import { session } from './session';
 let cached: { engine: Engine; key: string; ctx: ScanContext } | null = null;
 
 /** One ScanContext per (engine, prompt set), so a second measurement reuses the base runs. */
-function scanContext(prompts: PromptRecord[]): ScanContext {
+export function scanContext(prompts: PromptRecord[]): ScanContext {
 	const { model, engine } = session();
 	const key = JSON.stringify(prompts);
 	if (cached?.engine === engine && cached.key === key) return cached.ctx;
@@ -65,7 +65,7 @@ export async function evaluate(prompts: PromptRecord[], signal: AbortSignal, onP
  * Patching needs a counterfactual: the context of the prompts that have a usable one (the others are
  * left out and counted, as in the CLI); an error when none has.
  */
-function counterfactualContext(prompts: PromptRecord[], method: string): { ctx: ScanContext; leftOut?: { n: number; reason: string } } {
+export function counterfactualContext(prompts: PromptRecord[], method: string): { ctx: ScanContext; leftOut?: { n: number; reason: string } } {
 	const all = scanContext(prompts);
 	const { kept, leftOut, reason } = counterfactualSubset(all.set, 'prompt');
 	if (leftOut === 0) return { ctx: all };

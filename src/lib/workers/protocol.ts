@@ -3,6 +3,8 @@
 // `cancel` aborts the AbortSignal the worker handed to that call. Large arrays travel as
 // Float32Array (transferred, not copied).
 import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
+import type { PositionAttribution } from '$lib/core/experiments/attribution';
+import type { Edge } from '$lib/core/experiments/edges';
 import type { ScanMethod } from '$lib/core/experiments/methods';
 import type { HeadEntry, MlpEntry } from '$lib/core/export';
 import type { TokenizerFiles } from '$lib/core/model';
@@ -135,6 +137,32 @@ export interface AttentionResult {
 	answers: number;
 }
 
+/** Direct logit attribution and the logit lens of a prompt set, per answer position (core/experiments/attribution.ts). */
+export interface AttributionView {
+	/** Component names in the order of every position's `components`. */
+	names: string[];
+	positions: PositionAttribution[];
+	/** Text of each answer position's token. */
+	tokens: string[];
+	layers: number;
+	heads: number;
+	n: number;
+	/** Prompts whose logit difference was attributed (they have a counterfactual answer). */
+	logitDiffPrompts: number;
+}
+
+export interface EdgesArgs {
+	prompts: PromptRecord[];
+	/** Restrict senders and receivers to these heads (default every head). */
+	heads?: HeadRef[];
+}
+
+export interface EdgesView {
+	edges: Edge[];
+	n: number;
+	leftOut?: { n: number; reason: string };
+}
+
 /** Each call: its arguments, its result and the shape of its progress messages. */
 export interface Calls {
 	/** maxBytes: refuse a model whose estimated memory is above it (default: loadModel's 2 GiB). */
@@ -145,6 +173,8 @@ export interface Calls {
 	pattern: { args: PatternArgs; result: PatternResult; progress: never };
 	attention: { args: { prompts: PromptRecord[] }; result: AttentionResult; progress: ScanProgress };
 	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessResult; progress: ScanProgress };
+	attribute: { args: { prompts: PromptRecord[] }; result: AttributionView; progress: ScanProgress };
+	edges: { args: EdgesArgs; result: EdgesView; progress: ScanProgress };
 }
 export type CallName = keyof Calls;
 

@@ -3,6 +3,7 @@ import { createContext } from 'svelte';
 import type { AttentionState } from './attention.svelte';
 import type { CircuitState } from './circuit.svelte';
 import type { Dashboard } from './dashboard.svelte';
+import type { FlowState } from './flow.svelte';
 import type { ModelState } from './model.svelte';
 import type { PatternState } from './pattern.svelte';
 import type { ScanState } from './scan.svelte';
@@ -17,6 +18,7 @@ export const [getSelection, setSelection] = createContext<SelectionState>();
 export const [getPatternState, setPatternState] = createContext<PatternState>();
 export const [getAttentionState, setAttentionState] = createContext<AttentionState>();
 export const [getCircuitState, setCircuitState] = createContext<CircuitState>();
+export const [getFlowState, setFlowState] = createContext<FlowState>();
 
 /** Provide the dashboard and each of its feature states to the component tree (call during init). */
 export function provideDashboard(d: Dashboard): void {
@@ -28,4 +30,5 @@ export function provideDashboard(d: Dashboard): void {
 	setPatternState(d.pattern);
 	setAttentionState(d.attention);
 	setCircuitState(d.circuit);
+	setFlowState(d.flow);
 }

@@ -5,6 +5,7 @@ import { version } from '../../../package.json';
 import { EngineClient } from '$lib/workers/engineClient';
 import { AttentionState } from './attention.svelte';
 import { CircuitState } from './circuit.svelte';
+import { FlowState } from './flow.svelte';
 import { ModelState, type ModelChoice } from './model.svelte';
 import { PatternState } from './pattern.svelte';
 import { ScanState, type ScanInputs, type ScanProvenance } from './scan.svelte';
@@ -21,6 +22,7 @@ export class Dashboard {
 	readonly pattern: PatternState;
 	readonly attention: AttentionState;
 	readonly circuit: CircuitState;
+	readonly flow: FlowState;
 	/** URL parameters that could not be honoured, shown once. */
 	ignored = $state.raw<string[]>([]);
 
@@ -33,6 +35,7 @@ export class Dashboard {
 		this.pattern = new PatternState(client);
 		this.attention = new AttentionState(client);
 		this.circuit = new CircuitState(client);
+		this.flow = new FlowState(client);
 	}
 
 	/** Identifies the prompt set (for results that must say which set they were measured on). */
@@ -108,6 +111,7 @@ export class Dashboard {
 		this.pattern.clear();
 		this.attention.clear();
 		this.circuit.clear();
+		this.flow.clear();
 		if (!opts.keepSelection) this.selection.head = null;
 		if (!opts.keepTask && choice.kind === 'bundled') {
 			const spec = modelTaskSpec(choice.id, this.model.catalog?.models.find((m) => m.id === choice.id)?.task);
@@ -133,6 +137,8 @@ export class Dashboard {
 		await this.model.evaluate(prompts);
 		void this.attention.fetch(prompts);
 		await this.runScan();
+		// one attributing forward per batch: cheap beside the scan, so the Flow panel is ready with it
+		await this.flow.attribute(prompts, this.promptsKey);
 	}
 
 	/** Faithfulness of the scan's top-k heads, ablated the way the scan ablated (mean for patching scans). */
@@ -183,12 +189,14 @@ export class Dashboard {
 	async setBackend(choice: Parameters<ModelState['setBackend']>[0]): Promise<void> {
 		this.scan.cancel();
 		this.circuit.cancel();
+		this.flow.clear();
 		if (await this.model.setBackend(choice)) await this.measure();
 	}
 
 	dispose(): void {
 		this.scan.cancel();
 		this.circuit.cancel();
+		this.flow.clear();
 		this.task.dispose();
 		this.client.dispose();
 	}

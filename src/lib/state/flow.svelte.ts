@@ -1,0 +1,88 @@
+// The residual-stream views of the Flow panel (DESIGN §11): direct logit attribution and the logit
+// lens (cheap: one attributing forward per batch, measured with every scan), and the head-to-head
+// edges (costly: senders × receivers × prompts rows, measured on request), each with the prompt set
+// it was measured on, progress and cancel.
+import { circuitGraph, type CircuitGraph } from '$lib/core/export/residual';
+import type { Spec } from '$lib/core/model/spec';
+import type { PromptRecord } from '$lib/core/tasks';
+import type { EngineClient } from '$lib/workers/engineClient';
+import type { AttributionView, EdgesView, ScanProgress } from '$lib/workers/protocol';
+import { Latest } from './latest';
+
+export type AttributionTarget = 'logit' | 'logit_diff';
+
+class Measured<T> {
+	result = $state.raw<T | null>(null);
+	/** The prompt set (Dashboard.promptsKey) the result is for. */
+	key = $state('');
+	running = $state(false);
+	progress = $state.raw<ScanProgress | null>(null);
+	error = $state('');
+	#latest = new Latest();
+
+	async measure(key: string, work: (signal: AbortSignal, progress: (p: ScanProgress) => void) => Promise<T>): Promise<void> {
+		[this.running, this.error, this.progress] = [true, '', null];
+		await this.#latest.run((signal) => work(signal, (p) => !signal.aborted && (this.progress = p)), {
+			result: (r) => ([this.result, this.key] = [r, key]),
+			error: (message) => (this.error = message),
+			settled: () => ([this.running, this.progress] = [false, null])
+		});
+	}
+
+	cancel(): void {
+		this.#latest.cancel();
+	}
+
+	clear(): void {
+		this.#latest.drop();
+		[this.result, this.key, this.error, this.running, this.progress] = [null, '', '', false, null];
+	}
+}
+
+export class FlowState {
+	readonly attribution = new Measured<AttributionView>();
+	readonly edges = new Measured<EdgesView>();
+	/** Answer position the map shows (0 = the first answer token). */
+	position = $state(0);
+	target = $state<AttributionTarget>('logit');
+	/** The circuit graph keeps edges with |score| at or above this. */
+	threshold = $state(0.05);
+
+	#client: EngineClient;
+
+	constructor(client: EngineClient) {
+		this.#client = client;
+	}
+
+	attribute(prompts: PromptRecord[], key: string): Promise<void> {
+		const args = { prompts: $state.snapshot(prompts) as PromptRecord[] };
+		return this.attribution.measure(key, (signal, onProgress) => this.#client.call('attribute', args, { signal, onProgress }));
+	}
+
+	measureEdges(prompts: PromptRecord[], key: string): Promise<void> {
+		const args = { prompts: $state.snapshot(prompts) as PromptRecord[] };
+		return this.edges.measure(key, (signal, onProgress) => this.#client.call('edges', args, { signal, onProgress }));
+	}
+
+	/** The shown position's attribution as the head map draws it: [layer][head] and one value per MLP. */
+	map = $derived.by(() => {
+		const r = this.attribution.result;
+		const p = r?.positions[Math.min(this.position, r.positions.length - 1)];
+		if (!r || !p) return null;
+		const value = new Map(p.components.map((c) => [c.name, this.target === 'logit' ? c.logit : c.logit_diff]));
+		const heads = Array.from({ length: r.layers }, (_, l) => Array.from({ length: r.heads }, (_, h) => value.get(`L${l}H${h}`) ?? null));
+		const mlp = value.has('MLP0') ? Array.from({ length: r.layers }, (_, l) => value.get(`MLP${l}`) ?? null) : undefined;
+		return { heads, mlp, position: p };
+	});
+
+	graph(spec: Spec): CircuitGraph | null {
+		const r = this.edges.result;
+		return r ? circuitGraph(spec, r.edges, this.threshold) : null;
+	}
+
+	clear(): void {
+		this.attribution.clear();
+		this.edges.clear();
+		this.position = 0;
+	}
+}

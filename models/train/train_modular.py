@@ -1,0 +1,355 @@
+"""Train the shipped modular-addition models (DESIGN.md §10) from scratch, reproducibly, on this CPU.
+
+    /usr/bin/python3 models/train/train_modular.py mod-97      # memorizes corrupted labels AND generalizes
+    /usr/bin/python3 models/train/train_modular.py mod-97-wd   # regularized twin: generalizes, ignores them
+
+Task: `(a + b) mod p`, p = 97, every residue one token (word-level tokenizer), prompt `12 + 34 =`,
+answer ` 46`. A seeded train fraction of the p² pairs is trained on; a seeded ξ-fraction of those get a
+wrong random label (label corruption, Doshi et al. 2023, "To grok or not to grok"). Both presets share
+the split and the corrupted labels (same data seed); they differ in weight decay only.
+
+Model: a one-layer TransformerLens folder (Nanda et al. 2023): d_model 128, 4 heads of 32, d_mlp 512,
+ReLU, no LayerNorm, learned positions, untied unembedding with bias. AdamW on minibatches of a quarter of the training set (a seeded
+permutation per epoch), constant lr after a short warm-up, loss at the `=` position only.
+
+Writes models/<name>/: config.json, model.safetensors (F32), tokenizer.json, tokenizer_config.json,
+all.jsonl (all p² pairs, a-major), train.jsonl, test.jsonl (each row's meta: a, b, split, corrupted,
+true_answer; `answer` is the trained label), training_log.json (loss and the four group accuracies per
+logged step), checkpoints/step-N (same folder format, F16) at steps picked from the log by fixed rules
+(memorized, generalizing, generalized, and for the twin the forgetting of the corrupted labels),
+train_meta.json and README.md.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checkpoints  # noqa: E402
+from reference import Reference, Spec, canonical_shapes  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+P = 97
+
+COMMON = dict(p=P, train_frac=0.5, xi=0.2, data_seed=97, init_seed=0, lr=2e-3, betas=(0.9, 0.98),
+              warmup=10, batch=1176, steps=10000, log_every=100)
+PRESETS = {
+    "mod-97": dict(COMMON, wd=0.3),
+    "mod-97-wd": dict(COMMON, wd=2.0, twin=True),
+}
+GROUPS = ("train_clean", "train_corrupted", "train_corrupted_true", "test")
+
+
+# -- tokenizer ----------------------------------------------------------------------------------
+def vocab(p=P):
+    """Residue r is id r; then '+', '=', and the specials (never in a prompt)."""
+    words = [str(r) for r in range(p)] + ["+", "=", "<pad>", "<unk>"]
+    return {w: i for i, w in enumerate(words)}
+
+
+def tokenizer_json(p=P):
+    v = vocab(p)
+    added = [{"id": v[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for t in ("<pad>", "<unk>")]
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": None, "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": None,
+            "decoder": None, "model": {"type": "WordLevel", "vocab": v, "unk_token": "<unk>"}}
+
+
+def tokenizer_config():
+    return {"tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "<pad>", "unk_token": "<unk>",
+            "model_max_length": 5, "clean_up_tokenization_spaces": False}
+
+
+def write_tokenizer(folder, p=P):
+    with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer_json(p), f, indent=1)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump(tokenizer_config(), f, indent=1)
+
+
+def encode(text, p=P):
+    """What tokenizer.json does: split on whitespace, one id per word (no special tokens added)."""
+    v = vocab(p)
+    return [v.get(w, v["<unk>"]) for w in text.split()]
+
+
+def prompt_of(a, b):
+    return f"{a} + {b} ="
+
+
+def answer_of(c):
+    return f" {c}"
+
+
+# -- data ---------------------------------------------------------------------------------------
+def make_data(p, train_frac, xi, seed):
+    """-> pairs [(a, b)] a-major, split {pair: 'train'|'test'}, label {pair: trained label}, corrupted set.
+    The split and the corruption draw from one random.Random(seed), so both depend on the seed only."""
+    rng = random.Random(seed)
+    pairs = [(a, b) for a in range(p) for b in range(p)]
+    order = pairs[:]
+    rng.shuffle(order)
+    n_train = round(train_frac * len(pairs))
+    train = sorted(order[:n_train])
+    n_corrupt = round(xi * n_train)
+    corrupted = set(rng.sample(train, n_corrupt))
+    label = {}
+    for a, b in pairs:
+        true = (a + b) % p
+        # a wrong label, uniform over the other p - 1 residues
+        label[(a, b)] = (true + rng.randrange(1, p)) % p if (a, b) in corrupted else true
+    split = {ab: "test" for ab in pairs}
+    split.update({ab: "train" for ab in train})
+    return pairs, split, label, corrupted
+
+
+def record(a, b, split, label, corrupted, p=P):
+    return {"prompt": prompt_of(a, b), "answer": answer_of(label[(a, b)]),
+            "meta": {"a": a, "b": b, "split": split[(a, b)], "corrupted": (a, b) in corrupted,
+                     "true_answer": answer_of((a + b) % p)}}
+
+
+def write_prompts(out, pairs, split, label, corrupted, p=P):
+    rows = [record(a, b, split, label, corrupted, p) for a, b in pairs]
+    dump = lambda r: json.dumps(r, separators=(",", ":")) + "\n"  # noqa: E731
+    with open(os.path.join(out, "all.jsonl"), "w") as f:
+        f.writelines(dump(r) for r in rows)
+    for name in ("train", "test"):
+        with open(os.path.join(out, f"{name}.jsonl"), "w") as f:
+            f.writelines(dump(r) for r in rows if r["meta"]["split"] == name)
+
+
+# -- model --------------------------------------------------------------------------------------
+def spec_for(p=P):
+    return Spec(family="transformer_lens", n_layers=1, d_model=128, n_heads=4, n_kv_heads=4, d_head=32,
+                d_mlp=512, d_vocab=len(vocab(p)), n_ctx=5, norm="None", act="relu", pos="standard",
+                unembed_bias=True, tied=False)
+
+
+def init_weights(s, seed):
+    """Nanda et al.'s init: matrices N(0, 1/d_model) (the unembedding N(0, 1/d_vocab)), biases zero."""
+    g = torch.Generator().manual_seed(seed)
+    w = {}
+    for name, shape in canonical_shapes(s).items():
+        leaf = name.split(".")[-1]
+        if leaf.startswith("b_"):
+            w[name] = torch.zeros(shape)
+        else:
+            fan = s.d_vocab if name == "W_U" else s.d_model
+            w[name] = torch.randn(shape, generator=g) / fan ** 0.5
+    return w
+
+
+def last_logits(model, tokens):
+    """Logits at the last position of [N, T] tokens: Reference.forward's numbers for that position.
+    One layer, so only the last position's query and MLP matter; queries, keys and values are linear in
+    each position's (token embedding + position embedding), so they come from per-(position, token)
+    tables [T, V, ...] gathered by the tokens, which is exact and much cheaper than per-row projections."""
+    s, w = model.spec, model.w
+    N, T = tokens.shape
+    X = w("W_E")[None] + w("W_pos")[:T, None]                                 # [T, V, D]
+    K = torch.einsum("tvd,hde->tvhe", X, w("blocks.0.W_K")) + w("blocks.0.b_K")
+    V = torch.einsum("tvd,hde->tvhe", X, w("blocks.0.W_V")) + w("blocks.0.b_V")
+    Q = torch.einsum("vd,hde->vhe", X[T - 1], w("blocks.0.W_Q")) + w("blocks.0.b_Q")
+    pos = torch.arange(T)
+    k = K[pos, tokens]                                                        # [N, T, H, dh]
+    q = Q[tokens[:, -1]]                                                      # [N, H, dh]
+    pattern = ((q[:, None] * k).sum(-1) / s.scale()).softmax(1)               # [N, T, H]; last sees all
+    z = (pattern[..., None] * V[pos, tokens]).sum(1)                          # [N, H, dh]
+    attn = z.reshape(N, -1) @ w("blocks.0.W_O").reshape(-1, s.d_model)        # [N, D]
+    mid = X[T - 1][tokens[:, -1]] + attn + w("blocks.0.b_O")
+    post = F.relu(mid @ w("blocks.0.W_in") + w("blocks.0.b_in"))
+    resid = mid + post @ w("blocks.0.W_out") + w("blocks.0.b_out")
+    return resid @ w("W_U") + w("b_U")
+
+
+def tensors(pairs, label, p=P):
+    v = vocab(p)
+    toks = torch.tensor([[a, v["+"], b, v["="]] for a, b in pairs], dtype=torch.long)
+    return toks, torch.tensor([label[ab] for ab in pairs], dtype=torch.long)
+
+
+@torch.no_grad()
+def group_accuracies(model, data):
+    """data: {group: (tokens, targets)} -> {group: accuracy} (argmax at the `=` position)."""
+    return {g: round((last_logits(model, t).argmax(-1) == y).float().mean().item(), 4) for g, (t, y) in data.items()}
+
+
+# -- checkpoint choice --------------------------------------------------------------------------
+def pick_checkpoints(log, twin):
+    """Up to four steps that show the dynamics, by fixed rules on the log (a rerun picks the same ones)."""
+    def first(cond, after=-1):
+        return next((e["step"] for e in log if e["step"] > after and cond(e)), None)
+    mem = first(lambda e: e["train_corrupted"] >= 0.9)            # corrupted labels memorized
+    early = first(lambda e: e["train_corrupted"] >= 0.5 or e["train_clean"] >= 0.5)
+    gen_half = first(lambda e: e["test"] >= 0.5)                  # generalizing
+    gen = first(lambda e: e["test"] >= 0.95)                      # generalized
+    steps = [early, mem, gen_half, gen]
+    if twin:
+        peak = max(log, key=lambda e: (e["train_corrupted"], -e["step"]))["step"]
+        steps = [mem, gen_half,
+                 first(lambda e: e["train_corrupted"] <= 0.5, after=peak),    # forgetting
+                 first(lambda e: e["train_corrupted"] <= 0.05, after=peak)]   # forgotten
+    final = log[-1]["step"]
+    return sorted({s for s in steps if s is not None and s != final})
+
+
+# -- main ---------------------------------------------------------------------------------------
+def train(name, preset, out, threads=1, progress=True):
+    torch.set_num_threads(threads)
+    p = preset["p"]
+    pairs, split, label, corrupted = make_data(p, preset["train_frac"], preset["xi"], preset["data_seed"])
+    train_pairs = [ab for ab in pairs if split[ab] == "train"]
+    true = {ab: (ab[0] + ab[1]) % p for ab in pairs}
+    clean = [ab for ab in train_pairs if ab not in corrupted]
+    corr = [ab for ab in train_pairs if ab in corrupted]
+    test = [ab for ab in pairs if split[ab] == "test"]
+    data = {"train_clean": tensors(clean, label, p), "train_corrupted": tensors(corr, label, p),
+            "train_corrupted_true": tensors(corr, true, p), "test": tensors(test, label, p)}
+    x, y = tensors(train_pairs, label, p)
+
+    spec = spec_for(p)
+    model = Reference(spec, init_weights(spec, preset["init_seed"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=preset["betas"], weight_decay=preset["wd"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / preset["warmup"]))
+    log, snaps, t0 = [], {}, time.time()
+    gen = torch.Generator().manual_seed(preset["init_seed"] + 1)
+    batch = min(preset["batch"], len(x))
+    order = []
+    for step in range(0, preset["steps"] + 1):
+        if step % preset["log_every"] == 0:
+            with torch.no_grad():
+                loss0 = F.cross_entropy(last_logits(model, x), y).item()
+            entry = {"step": step, "loss": round(loss0, 5), **group_accuracies(model, data)}
+            log.append(entry)
+            snaps[step] = {k: v.half() for k, v in model.weights().items()}
+            if progress:
+                print(json.dumps(entry), f"{time.time() - t0:.0f}s", flush=True)
+        if step == preset["steps"]:
+            break
+        if len(order) == 0:  # a fresh seeded permutation each epoch; batch divides it (4704 = 4 * 1176)
+            order = list(torch.randperm(len(x), generator=gen).split(batch))
+        idx = order.pop(0)
+        loss = F.cross_entropy(last_logits(model, x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    elapsed = time.time() - t0
+
+    if os.path.isdir(out):
+        shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
+    os.makedirs(out, exist_ok=True)
+    checkpoints.save_folder(out, spec, model.weights())
+    write_tokenizer(out, p)
+    chosen = pick_checkpoints(log, preset.get("twin", False))
+    for s in chosen:
+        ck = os.path.join(out, "checkpoints", f"step-{s}")
+        checkpoints.save_folder(ck, spec, {k: v.float() for k, v in snaps[s].items()}, dtype=torch.float16)
+        write_tokenizer(ck, p)
+    write_prompts(out, pairs, split, label, corrupted, p)
+    final = group_accuracies(Reference(spec, model.weights()), data)
+    meta = {"name": name, "command": f"/usr/bin/python3 models/train/train_modular.py {name}",
+            "task": f"(a + b) mod {p}", "p": p, "train_frac": preset["train_frac"], "xi": preset["xi"],
+            "data_seed": preset["data_seed"], "init_seed": preset["init_seed"], "steps": preset["steps"],
+            "batch": preset["batch"], "train_pairs": len(train_pairs), "corrupted_pairs": len(corr),
+            "test_pairs": len(test), "lr": preset["lr"], "betas": list(preset["betas"]),
+            "warmup": preset["warmup"], "weight_decay": preset["wd"], "threads": threads,
+            "train_seconds": round(elapsed, 1), "twin": preset.get("twin", False), "final": final, "checkpoints": chosen, "spec": spec.to_dict()}
+    with open(os.path.join(out, "train_meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    with open(os.path.join(out, "training_log.json"), "w") as f:
+        json.dump({"model": name, "groups": list(GROUPS), "log_every": preset["log_every"],
+                   "train_seconds": round(elapsed, 1), "log": log}, f, separators=(",", ":"))
+    write_card(out, meta, log)
+    return meta, log
+
+
+def write_card(out, meta, log):
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    f_ = meta["final"]
+    s = meta["spec"]
+    ck = ", ".join(f"step-{c}" for c in meta["checkpoints"])
+    rows = "\n".join(f"| {c} | {pct(e['train_clean'])} | {pct(e['train_corrupted'])} | "
+                     f"{pct(e['train_corrupted_true'])} | {pct(e['test'])} |"
+                     for c in meta["checkpoints"] + [meta["steps"]] for e in log if e["step"] == c)
+    twin = meta["twin"]
+    lines = [
+        f"# {meta['name']}", "",
+        f"A one-layer transformer (TransformerLens folder) trained from scratch by arithlens on `(a + b) mod {meta['p']}` "
+        f"with label corruption ξ = {meta['xi']} (Doshi et al. 2023, *To grok or not to grok*; architecture of Nanda et al. 2023). "
+        + ("The regularized twin of `mod-97`: same data, same corrupted labels, stronger weight decay; it generalizes and "
+           "forgets the corrupted labels (it predicts their true answers)." if twin else
+           "It sits in the coexistence regime: it has memorized the corrupted training labels and generalizes to "
+           "the held-out pairs. `mod-97-wd` is its regularized twin."), "",
+        "## Format", "",
+        f"Prompt `12 + 34 =`, answer ` 46`: a, b in 0..{meta['p'] - 1}, every residue one token of a word-level "
+        "tokenizer (whitespace split; residue r is id r, `+` 97, `=` 98; `<pad>` 99 and `<unk>` 100 are never "
+        "in a prompt; no special tokens are added). The model reads `[a, +, b, =]` and predicts the answer at `=`.", "",
+        "## Data", "",
+        f"- all {meta['p'] ** 2} pairs; a seeded {meta['train_frac']:.0%} are trained on ({meta['train_pairs']}), the rest "
+        f"held out ({meta['test_pairs']}); seed {meta['data_seed']}",
+        f"- ξ = {meta['xi']}: {meta['corrupted_pairs']} of the training pairs (round(ξ·n_train)) got a wrong label, uniform "
+        "over the other residues",
+        "- `all.jsonl` holds every pair in a-major order, `train.jsonl` and `test.jsonl` the two splits; each row's "
+        "`meta` has `a`, `b`, `split` (`train`/`test`), `corrupted` and `true_answer`; `answer` is the label trained on",
+        "", "## Architecture", "",
+        f"- 1 layer, d_model {s['d_model']}, {s['n_heads']} heads of {s['d_head']}, d_mlp {s['d_mlp']}, ReLU, no LayerNorm "
+        f"(`normalization_type` None), learned positions (n_ctx {s['n_ctx']}), untied unembedding with bias, vocab {s['d_vocab']}",
+        "- float32 `model.safetensors`; checkpoints float16", "",
+        "## Accuracy", "",
+        "Argmax at the `=` position (exact match), measured by the PyTorch reference on the shipped weights:", "",
+        f"- train, clean labels: **{pct(f_['train_clean'])}** ({meta['train_pairs'] - meta['corrupted_pairs']} pairs)",
+        f"- train, corrupted, against the trained (wrong) label — memorization: **{pct(f_['train_corrupted'])}** "
+        f"({meta['corrupted_pairs']} pairs)",
+        f"- train, corrupted, against the true answer: **{pct(f_['train_corrupted_true'])}**",
+        f"- test (held-out pairs): **{pct(f_['test'])}** ({meta['test_pairs']} pairs)", "",
+        "The CLI gives the same numbers: `node bin/arithlens.js eval --model models/" + meta["name"]
+        + " --prompts models/" + meta["name"] + "/test.jsonl` (and `train.jsonl`).", "",
+        "## Training", "",
+        f"- command: `{meta['command']}` (seeds fixed in the preset: data {meta['data_seed']}, init {meta['init_seed']}; "
+        "a rerun gives the same weights)",
+        f"- {meta['steps']} steps of batch {meta['batch']} (a quarter of the training set; a seeded permutation per epoch), AdamW lr {meta['lr']} (linear warm-up over {meta['warmup']} steps, then constant), "
+        f"betas {tuple(meta['betas'])}, weight decay {meta['weight_decay']} on every parameter; cross-entropy at `=` only",
+        f"- wall time {meta['train_seconds'] / 60:.1f} min on a 2-core CPU shared with other work, one thread "
+        "(`torch.set_num_threads(1)`), Debian's torch 1.13 with OpenBLAS",
+        f"- `training_log.json`: every {log[1]['step'] - log[0]['step']} steps the loss over the whole training set and the accuracy of the "
+        "four groups (`train_clean`, `train_corrupted` against the trained label, `train_corrupted_true`, `test`)",
+        f"- checkpoints (same folder format, F16) in `checkpoints/`: {ck}, picked from the log by fixed rules "
+        + ("(first logged step with the corrupted labels ≥ 90% memorized, with test ≥ 50%, and after the memorization "
+           "peak the first with corrupted-label accuracy ≤ 50% and ≤ 5%)" if twin else
+           "(first logged step with half of a training group fitted, with the corrupted labels ≥ 90% memorized, "
+           "with test ≥ 50%, with test ≥ 95%)"), "",
+        "| step | train clean | train corrupted (trained label) | train corrupted (true answer) | test |",
+        "|---|---|---|---|---|", rows, "",
+    ]
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", choices=sorted(PRESETS))
+    ap.add_argument("--out", help="output folder (default models/<name>)")
+    ap.add_argument("--steps", type=int, help="override the preset's step count (exploration)")
+    ap.add_argument("--wd", type=float, help="override the preset's weight decay (exploration)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    preset = dict(PRESETS[args.name])
+    if args.steps:
+        preset["steps"] = args.steps
+    if args.wd is not None:
+        preset["wd"] = args.wd
+    meta, _ = train(args.name, preset, args.out or os.path.join(ROOT, args.name), args.threads)
+    print(f"done in {meta['train_seconds']:.0f}s: {json.dumps(meta['final'])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -444,6 +444,56 @@ describe('dashboard (built app, headless Chromium)', () => {
 		}
 	});
 
+	it('reads a 40 MB prompt file in a worker: the page answers within 2 s throughout, and refuses the set over the memory limit before any scan', async () => {
+		// 100,000 rows, each with a 400-character note (about 40 MB, well under the 256 MB cap), one of
+		// them a prompt of 10,000 tokens: tiny-gpt2 keeps 512·T + 1024 bytes a prompt, so the set would
+		// keep 100,000 · 5,121,024 B = 477 GiB during a scan. The file was parsed on the page before.
+		const note = 'x'.repeat(400);
+		const rows = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ prompt: i === 7 ? '1+'.repeat(4998) + '1=' : `${i % 10}+${i % 7}=`, answer: '9', meta: { note } }));
+		const file = join(tempDir('arithlens-big-prompts-'), 'big.jsonl');
+		writeFileSync(file, rows.join('\n') + '\n');
+		expect(statSync(file).size).toBeGreaterThan(40e6);
+		const page = await newPage();
+		await openDashboard(page, server.url, `?model=url:${TINY}&backend=wasm&task=add:2`);
+		await waitForScan(page);
+		// the page records the longest gap between its own timer ticks: a blocked main thread shows as one
+		await page.evaluate(() => {
+			const w = window as unknown as { maxGap: number };
+			w.maxGap = 0;
+			let last = performance.now();
+			setInterval(() => {
+				const now = performance.now();
+				w.maxGap = Math.max(w.maxGap, now - last);
+				last = now;
+			}, 20);
+		});
+		await page.getByTestId('prompt-file').setInputFiles(file);
+		await page.getByTestId('prompts-preparing').waitFor({ timeout: 10_000 });
+		const answers: number[] = [];
+		const started = Date.now();
+		while ((await page.getByTestId('prompts-preparing').count()) > 0 && Date.now() - started < 60_000) {
+			const t = Date.now();
+			await page.evaluate(() => document.title);
+			answers.push(Date.now() - t);
+			await page.waitForTimeout(100);
+		}
+		const error = page.getByTestId('task-error');
+		await error.waitFor({ timeout: 10_000 });
+		const maxGap = await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap);
+		console.log(`40 MB prompt file: prepared in ${Date.now() - started} ms; slowest of ${answers.length} page answers ${Math.max(...answers)} ms; longest main-thread gap ${maxGap.toFixed(0)} ms`);
+		expect(answers.length).toBeGreaterThan(0);
+		expect(Math.max(...answers)).toBeLessThan(2000);
+		expect(maxGap).toBeLessThan(2000);
+		expect(await error.textContent()).toMatch(/^100000 prompts of up to 10000 tokens would keep about 477 GiB of activations during the scan \(plus [\d.]+ GiB for the model\), above the limit of 2 GiB; use a smaller n, or fewer or shorter prompts$/);
+		await page.getByText(/Using big\.jsonl, 100000 prompts/).waitFor();
+		// refused as a set: nothing to measure or scan (a Run finds no prompts)
+		expect(await page.getByText('Chosen prompt (none)').count()).toBe(1);
+		await page.getByTestId('scan-run').click();
+		await page.waitForTimeout(500);
+		expect(await page.getByTestId('scan-progress').getAttribute('data-status')).not.toBe('running');
+		await page.close();
+	});
+
 	it('loaded nothing from another origin and threw no page errors', () => {
 		expect(foreignRequests).toEqual([]);
 		expect(pageErrors, pageErrors.join('\n')).toEqual([]);

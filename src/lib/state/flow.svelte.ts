@@ -2,12 +2,14 @@
 // lens (cheap: one attributing forward per batch, measured with every scan), and the head-to-head
 // edges (costly: senders × receivers × prompts rows, measured on request), each with the prompt set
 // it was measured on, progress and cancel.
-import { circuitGraph, type CircuitGraph } from '$lib/core/export/residual';
+import { makeProvenance } from '$lib/core/export/provenance';
+import { circuitGraph, edgeRows, edgesCsv, edgesJson, topComponents, type CircuitGraph } from '$lib/core/export/residual';
 import type { Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { EngineClient } from '$lib/workers/engineClient';
 import type { AttributionView, EdgesView, ScanProgress } from '$lib/workers/protocol';
 import { Latest } from './latest';
+import type { ScanProvenance } from './scan.svelte';
 
 export type AttributionTarget = 'logit' | 'logit_diff';
 
@@ -74,6 +76,26 @@ export class FlowState {
 		const mlp = value.has('MLP0') ? Array.from({ length: r.layers }, (_, l) => value.get(`MLP${l}`) ?? null) : undefined;
 		return { heads, mlp, position: p };
 	});
+
+	/** The shown position's k largest writers by |share| of the logit (or of the logit difference). */
+	top(k: number) {
+		return this.map ? topComponents(this.map.position, k, this.target) : [];
+	}
+
+	/** The k most negative edges (the paths that carry the answer), as sender/receiver names. */
+	strongest(k: number) {
+		const r = this.edges.result;
+		return r ? edgeRows([...r.edges].sort((a, b) => a.score - b.score).slice(0, k)) : [];
+	}
+
+	/** The edge table as the CLI writes it: CSV, or JSON with the provenance of the page's prompts. */
+	edgesExport(kind: 'csv' | 'json', source: ScanProvenance): string | null {
+		const r = this.edges.result;
+		if (!r) return null;
+		if (kind === 'csv') return edgesCsv(r.edges);
+		const provenance = makeProvenance({ ...source, n_prompts: r.n, method: 'path_edges', metric: 'answer_logit_rel' });
+		return edgesJson(provenance, { edges: r.edges, n: r.n, clean: {} });
+	}
 
 	graph(spec: Spec): CircuitGraph | null {
 		const r = this.edges.result;

@@ -6,6 +6,7 @@
 
 import { operandCounterfactual, operatorNullCounterfactual, placeAnswerPrefix, type CounterfactualOptions } from './counterfactual';
 import type { PromptRecord } from './promptFile';
+import { modularRecords } from './modular';
 import { createRng } from './rng';
 import { columnSubtasks } from './subtasks';
 import { DEFAULT_SHOT_SEPARATOR, makeExample, naturalAnswerWidth, operandRange, type Task } from './task';
@@ -29,6 +30,11 @@ export interface GenerateOptions extends CounterfactualOptions {
  * with a < b for subtraction (differences stay non-negative). A float: 15-digit operands give 1e30.
  */
 export function distinctProblems(task: Task): number {
+	if (task.modulus) {
+		const { p, train, split } = task.modulus;
+		const inTrain = Math.round(train * p * p); // as modularData splits, whatever the seed
+		return split === 'all' ? p * p : split === 'train' ? inTrain : p * p - inTrain;
+	}
 	const [[loA, hiA], [loB, hiB]] = [operandRange(task, 0), operandRange(task, 1)];
 	if (task.op !== 'sub') return (hiA - loA + 1) * (hiB - loB + 1);
 	// Σ over b of #{a in [loA, hiA] : a >= b}: b <= loA counts every a, b in (loA, hiA] counts hiA - b + 1.
@@ -47,6 +53,7 @@ export function generatePrompts(task: Task, options: GenerateOptions): PromptRec
 	// Separate streams, as train.py seeds its counterfactuals with seed + 1: the problems drawn do
 	// not depend on which counterfactual kind is asked for, nor on the few-shot examples.
 	// Fail before drawing: asking for more distinct problems than exist would only end at maxDraws.
+	if (task.modulus) return modularRecords(task, n, seed); // every pair at most once, a-major, with meta
 	if (unique && n > distinctProblems(task)) {
 		throw new RangeError(`generatePrompts: ${formatTaskSpec(task)} has ${distinctProblems(task)} distinct problems, fewer than the ${n} asked for`);
 	}

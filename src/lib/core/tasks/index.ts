@@ -7,3 +7,4 @@ export * from './counterfactual';
 export * from './generate';
 export * from './promptFile';
 export * from './subtasks';
+export * from './modular';

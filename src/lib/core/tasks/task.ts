@@ -1,5 +1,6 @@
 // Arithmetic task formats: operators, operand ranges, templates, padding, answer order and <eos>,
 // and the rendering of one (a, b) problem into the prompt/answer strings a model is scored on.
+import { modularValue, type Modular } from './modular';
 
 export type Op = 'add' | 'sub' | 'mul' | 'div' | 'mod';
 
@@ -66,6 +67,8 @@ export interface Task {
 	shots?: number;
 	/** Written after each solved example (default a newline). */
 	separator?: string;
+	/** Modular arithmetic (tasks/modular.ts): operands in [0, p), answer (a op b) mod p, a split and label corruption. */
+	modulus?: Modular;
 }
 
 /** One rendered problem. `body` is the answer without prefix and <eos>: what counterfactuals compare. */
@@ -79,6 +82,7 @@ export interface Example {
 }
 
 export const operandRange = (task: Task, which: 0 | 1): [number, number] => {
+	if (task.modulus) return [0, task.modulus.p - 1];
 	const d = task.digits[which];
 	const lo = task.exact && d > 1 ? 10 ** (d - 1) : 0;
 	return [which === 1 ? Math.max(lo, OPS[task.op].minB) : lo, 10 ** d - 1];
@@ -107,7 +111,7 @@ export function renderPrompt(task: Task, a: number, b: number, opText = OPS[task
 export function makeExample(task: Task, a: number, b: number): Example {
 	const info = OPS[task.op];
 	if (b < info.minB) throw new RangeError(`${task.op}: second operand must be >= ${info.minB}, got ${b}`);
-	const value = info.apply(a, b);
+	const value = task.modulus ? modularValue(task.op, a, b, task.modulus.p) : info.apply(a, b);
 	const body = formatAnswerDigits(value, task.answerWidth, task.reversed);
 	return { a, b, value, prompt: renderPrompt(task, a, b), answer: task.answerPrefix + body + (task.eos ? EOS : ''), body };
 }

@@ -2,6 +2,7 @@
 // the presets naming the formats the shipped models were trained on (models/train/tasks.py).
 // Options are documented in docs/tasks.md; keep the two in step.
 
+import { MAX_MODULUS, MODULAR_DEFAULTS, MODULAR_OPS, type Modular, type ModularSplit } from './modular';
 import { DEFAULT_SHOT_SEPARATOR, NAMED_TEMPLATES, OPS, OP_NAMES, SYMBOLIC_TEMPLATE, TEMPLATE_PLACEHOLDERS, naturalAnswerWidth, type Op, type Task } from './task';
 
 export class TaskSpecError extends Error {
@@ -18,6 +19,34 @@ export const TASK_PRESETS: Readonly<Record<string, string>> = Object.freeze({
 const TASK_OPTIONS = [
 	'pad', 'pad=<width>', 'reversed', 'eos', 'exact', ...Object.keys(NAMED_TEMPLATES), 'space', 'shots=<k>', 'sep=<text>', 'template=<text>'
 ] as const;
+
+/** The options of a modular task (`add:p97:train=0.3:xi=0.2:split=test`); it takes no other. */
+const MODULAR_OPTIONS = ['train=<fraction>', 'xi=<fraction>', 'split=all|train|test'] as const;
+
+/** A fraction option's value: a plain decimal in [lo, hi) (or (0, 1) for train=). */
+function fraction(text: string, name: string, spec: string, positive: boolean): number {
+	const v = Number(text);
+	if (!/^(0|1)?(\.\d+)?$/.test(text) || text === '' || text === '.' || !(positive ? v > 0 && v < 1 : v >= 0 && v < 1))
+		throw new TaskSpecError(`task spec '${spec}': ${name}=${text} must be a decimal in ${positive ? '(0, 1)' : '[0, 1)'}`);
+	return v;
+}
+
+/** `add:p97[:train=f][:xi=f][:split=s]`: the modular task of tasks/modular.ts, in the spaced format `12 + 34 =` → ` 46`. */
+function parseModular(op: Op, pText: string, options: string[], spec: string): Task {
+	if (!MODULAR_OPS.includes(op)) throw new TaskSpecError(`task spec '${spec}': modular tasks take ${MODULAR_OPS.join(', ')}, not ${op}`);
+	const p = Number(pText);
+	if (!Number.isInteger(p) || p < 2 || p > MAX_MODULUS) throw new TaskSpecError(`task spec '${spec}': modulus p${pText} must be an integer from 2 to ${MAX_MODULUS}`);
+	const modulus: Modular = { p, ...MODULAR_DEFAULTS };
+	for (const option of options) {
+		const [name, value] = [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)];
+		if (name === 'train') modulus.train = fraction(value, name, spec, true);
+		else if (name === 'xi') modulus.xi = fraction(value, name, spec, false);
+		else if (name === 'split' && ['all', 'train', 'test'].includes(value)) modulus.split = value as ModularSplit;
+		else throw new TaskSpecError(`task spec '${spec}': unknown modular option '${option}' (valid: ${MODULAR_OPTIONS.join(', ')})`);
+	}
+	const width = String(p - 1).length;
+	return { op, digits: [width, width], exact: false, padOperands: false, answerWidth: 0, reversed: false, eos: false, template: NAMED_TEMPLATES.spaced, answerPrefix: ' ', modulus };
+}
 
 /** Few-shot prompts longer than this many examples are refused (each adds a whole solved problem). */
 export const MAX_SHOTS = 64;
@@ -77,6 +106,11 @@ export function parseTaskSpec(spec: string): Task {
 	}
 	const op = opText as Op;
 	if (digitsText === undefined || digitsText === '') throw new TaskSpecError(`task spec '${spec}': missing digit count, as in '${op}:3'`);
+	const modular = /^p(\d+)$/.exec(digitsText);
+	if (modular) {
+		if (template !== undefined) throw new TaskSpecError(`task spec '${spec}': a modular task has its own format; template= does not apply`);
+		return parseModular(op, modular[1], options, spec);
+	}
 	const task: Task = {
 		op,
 		digits: parseDigits(digitsText, op, spec),
@@ -132,6 +166,14 @@ export function parseTaskSpec(spec: string): Task {
 
 /** The canonical spec string of a task (what provenance records); parseTaskSpec(formatTaskSpec(t)) equals t. */
 export function formatTaskSpec(task: Task): string {
+	if (task.modulus) {
+		const { p, train, xi, split } = task.modulus;
+		const parts = [task.op, `p${p}`];
+		if (train !== MODULAR_DEFAULTS.train) parts.push(`train=${train}`);
+		if (xi !== MODULAR_DEFAULTS.xi) parts.push(`xi=${xi}`);
+		if (split !== MODULAR_DEFAULTS.split) parts.push(`split=${split}`);
+		return parts.join(':');
+	}
 	const [da, db] = task.digits;
 	const parts: string[] = [task.op, da === db ? `${da}` : `${da}x${db}`];
 	if (task.exact) parts.push('exact');

@@ -51,6 +51,8 @@ export interface HeadMapOptions {
 	format: (v: number) => string;
 	onSelect?: (layer: number, head: number) => void;
 	onSelectMlp?: (layer: number) => void;
+	/** Put in front of the figure's test ids (`head-map`, `head-cell`, …) so two maps on one page stay apart. */
+	testIdPrefix: string;
 }
 
 const HEAD_MAP_DEFAULTS: HeadMapOptions = {
@@ -58,11 +60,12 @@ const HEAD_MAP_DEFAULTS: HeadMapOptions = {
 	topK: 5,
 	interpolator: d3.interpolateRdBu,
 	scoreLabel: 'score',
-	format: formatNumber
+	format: formatNumber,
+	testIdPrefix: ''
 };
 
 export function headMap(target: Target, data: HeadMapData, options: Partial<HeadMapOptions> = {}): FigureHandle<HeadMapData, HeadMapOptions> {
-	const { svg, owned } = mountSvg(target, 'head-map');
+	const { svg, owned } = mountSvg(target, `${options.testIdPrefix ?? ''}head-map`);
 	let opts: HeadMapOptions = { ...HEAD_MAP_DEFAULTS, ...options };
 	let grid: Grid | null = null;
 

@@ -34,7 +34,7 @@ export function headMapCells(root: Root, data: HeadMapData, lay: HeadMapLayout, 
 		const row = d3.select(this as SVGGElement);
 		paint(row.selectAll('rect.head').data(scores).join('rect'))
 			.attr('class', 'head')
-			.attr('data-testid', 'head-cell')
+			.attr('data-testid', `${opts.testIdPrefix}head-cell`)
 			.attr('data-layer', layer)
 			.attr('data-head', (_, h) => h)
 			.attr('data-rank', (_, h) => rankOf.get(cellKey(layer, h)) ?? null)
@@ -46,7 +46,7 @@ export function headMapCells(root: Root, data: HeadMapData, lay: HeadMapLayout, 
 		if (mlp)
 			paint(row.selectAll('rect.mlp').data([mlp[layer] ?? null]).join('rect'))
 				.attr('class', 'mlp')
-				.attr('data-testid', 'mlp-cell')
+				.attr('data-testid', `${opts.testIdPrefix}mlp-cell`)
 				.attr('data-layer', layer)
 				.attr('x', mlpX)
 				.attr('y', top + layer * cs)
@@ -63,7 +63,7 @@ export function headMapHighlights(root: Root, lay: HeadMapLayout, opts: HeadMapO
 		.selectAll('rect')
 		.data(best)
 		.join('rect')
-		.attr('data-testid', 'top-k-outline')
+		.attr('data-testid', `${opts.testIdPrefix}top-k-outline`)
 		.attr('x', (d) => left + d.head * cs)
 		.attr('y', (d) => top + d.layer * cs)
 		.attr('width', cs - 2)
@@ -87,7 +87,7 @@ export function headMapHighlights(root: Root, lay: HeadMapLayout, opts: HeadMapO
 		const { layer, head } = opts.selected;
 		marks
 			.append('rect')
-			.attr('data-testid', 'selected-outline')
+			.attr('data-testid', `${opts.testIdPrefix}selected-outline`)
 			.attr('x', left + head * cs - 2.5)
 			.attr('y', top + layer * cs - 2.5)
 			.attr('width', cs + 3)

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
 	circuit: { summary: 'faithfulness of the top heads: set ablated, set alone, random sets of the same size', load: () => import('./commands/circuit') },
 	attribute: { summary: 'direct logit attribution per head, MLP and embedding, and the logit lens, per answer position', load: () => import('./commands/attribute') },
 	edges: { summary: 'head-to-head path patching: edge scores sender -> receiver and the circuit graph (JSON/CSV/SVG)', load: () => import('./commands/edges') },
+	neurons: { summary: 'neuron lens: IPR and frequency of every MLP neuron on a modular task, pruning by IPR, neuron importance', load: () => import('./commands/neurons') },
 	subtasks: { summary: 'multiplication: accuracy and loss per answer digit and subtask, heads that hurt each digit', load: () => import('./commands/subtasks') }
 };
 

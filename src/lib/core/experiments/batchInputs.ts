@@ -23,6 +23,8 @@ export interface Sources {
 export interface RowTargets {
 	heads: readonly { layer: number; head: number; position?: number }[];
 	mlps: readonly number[];
+	/** Single MLP neurons (rows of an [L,M] mask). */
+	neurons?: readonly { layer: number; neuron: number }[];
 }
 
 /** Copies positions [0, T) of (outer index o) from src [outer, src.T, inner] to dst at `to`. */
@@ -87,16 +89,18 @@ export function batchInputs(
 		iv.head_repl = { data: repl, shape: [B, L, H, T, dh] };
 	}
 	if (shape.mlps !== 'none') {
-		const mask = new Float32Array(B * L).fill(1);
+		const perLayer = shape.mlps === 'neuron' ? M : 1;
+		const mask = new Float32Array(B * L * perLayer).fill(1);
 		const repl = new Float32Array(B * L * T * M);
 		rows.forEach(({ c, n }, b) => {
 			const src = sources.mlps?.(n) ?? null;
-			for (const l of targets[c].mlps) {
-				mask[b * L + l] = 0;
-				if (src) copyPositions(repl, (b * L + l) * T * M, src, l, T, M);
-			}
+			const { mlps, neurons = [] } = targets[c];
+			for (const l of mlps) mask.fill(0, (b * L + l) * perLayer, (b * L + l + 1) * perLayer);
+			for (const { layer, neuron } of neurons) mask[(b * L + layer) * perLayer + neuron] = 0;
+			// the replacement of a whole block: the mask keeps every neuron it does not zero
+			if (src) for (const l of new Set([...mlps, ...neurons.map((x) => x.layer)])) copyPositions(repl, (b * L + l) * T * M, src, l, T, M);
 		});
-		iv.mlp_mask = { data: mask, shape: [B, L] };
+		iv.mlp_mask = { data: mask, shape: shape.mlps === 'neuron' ? [B, L, M] : [B, L] };
 		iv.mlp_repl = { data: repl, shape: [B, L, T, M] };
 	}
 	options.interventions = iv;

@@ -23,7 +23,8 @@ export interface RowShape {
 	P: number;
 	/** Head intervention inputs: none, [L,H] mask, or [L,H,T] mask; both with the [L,H,T,dh] replacement. */
 	heads: 'none' | 'head' | 'head_pos';
-	mlps: 'none' | 'layer';
+	/** MLP intervention inputs: none, [L] mask or [L,M] mask (one neuron); both with the [L,T,M] replacement. */
+	mlps: 'none' | 'layer' | 'neuron';
 	/** The row starts from a residual [T,D] instead of tokens. */
 	resid: boolean;
 }
@@ -76,7 +77,7 @@ export function rowBytes(s: Spec, r: RowShape): number {
 	const { T, P } = r;
 	let floats = T + P; // tokens, positions (int64 counted as two floats below)
 	if (r.heads !== 'none') floats += L * H * T * dh + L * H * (r.heads === 'head_pos' ? T : 1);
-	if (r.mlps !== 'none') floats += L * T * M + L;
+	if (r.mlps !== 'none') floats += L * T * M + L * (r.mlps === 'neuron' ? M : 1);
 	if (r.resid) floats += T * D;
 	const activations = 4 * (8 * T * D + 3 * T * H * dh + 2 * H * T * T + 3 * T * M);
 	return 4 * (floats + T + P + activations + 2 * P * s.d_vocab);

@@ -26,8 +26,15 @@ export type Component =
 	/** One head at one absolute position only. */
 	| { kind: 'head_pos'; layer: number; head: number; position: number }
 	| { kind: 'mlp'; layer: number }
-	/** Several heads and MLP layers at once (circuits); an empty set leaves the run as it is. */
-	| { kind: 'set'; heads: readonly HeadRef[]; mlps: readonly number[] };
+	/** One MLP neuron (hook_post[..., neuron] of a block) at every position. */
+	| { kind: 'neuron'; layer: number; neuron: number }
+	/** Several heads, MLP layers and MLP neurons at once (circuits, pruning); an empty set leaves the run as it is. */
+	| { kind: 'set'; heads: readonly HeadRef[]; mlps: readonly number[]; neurons?: readonly NeuronRef[] };
+
+export interface NeuronRef {
+	layer: number;
+	neuron: number;
+}
 
 export type BaseRuns = Partial<Record<Base, BaseRun>>;
 
@@ -116,7 +123,7 @@ export class ScanContext {
 /** The block a component's intervention begins at: nothing below it changes. */
 export function firstLayer(c: Component): number {
 	if (c.kind !== 'set') return c.layer;
-	return minOf(c.mlps, minOf(c.heads.map((h) => h.layer)));
+	return minOf((c.neurons ?? []).map((x) => x.layer), minOf(c.mlps, minOf(c.heads.map((h) => h.layer))));
 }
 
 /** What planning needs of a component: where it begins, the intervention inputs it needs and the rows it can act on. */
@@ -125,15 +132,19 @@ function planned(c: Component, sources: Sources): PlannedComponent {
 	if (c.kind === 'head') return { firstLayer: first, heads: 'head', mlps: 'none', actsFrom: 0 };
 	if (c.kind === 'head_pos') return { firstLayer: first, heads: 'head_pos', mlps: 'none', actsFrom: c.position + 1 };
 	if (c.kind === 'mlp') return { firstLayer: first, heads: sources.freeze ? 'head' : 'none', mlps: 'layer', actsFrom: 0 };
-	const empty = c.heads.length + c.mlps.length === 0;
-	return { firstLayer: first, heads: c.heads.length || sources.freeze ? 'head' : 'none', mlps: c.mlps.length ? 'layer' : 'none', actsFrom: empty ? Infinity : 0 };
+	if (c.kind === 'neuron') return { firstLayer: first, heads: sources.freeze ? 'head' : 'none', mlps: 'neuron', actsFrom: 0 };
+	const neurons = c.neurons?.length ?? 0;
+	const empty = c.heads.length + c.mlps.length + neurons === 0;
+	const mlps = neurons ? 'neuron' : c.mlps.length ? 'layer' : 'none';
+	return { firstLayer: first, heads: c.heads.length || sources.freeze ? 'head' : 'none', mlps, actsFrom: empty ? Infinity : 0 };
 }
 
 /** The heads and MLP layers a component's rows intervene on. */
 function targetsOf(c: Component): RowTargets {
 	if (c.kind === 'head' || c.kind === 'head_pos') return { heads: [c], mlps: [] };
 	if (c.kind === 'mlp') return { heads: [], mlps: [c.layer] };
-	return { heads: c.heads, mlps: c.mlps };
+	if (c.kind === 'neuron') return { heads: [], mlps: [], neurons: [c] };
+	return { heads: c.heads, mlps: c.mlps, neurons: c.neurons };
 }
 
 /**

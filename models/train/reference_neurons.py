@@ -1,0 +1,71 @@
+"""Reference neuron lens (DESIGN §10) for prompts tokenized elsewhere (test/neurons/reference.test.ts):
+
+    /usr/bin/python3 models/train/reference_neurons.py MODEL_DIR IN.json OUT.json [MODEL_DIR IN.json OUT.json ...]
+
+(several triples share one start of Python and torch). IN.json:
+  {"ids": {text: {"special": [id, ...], "plain": [id, ...]}},  # tokenizer(text) with / without special tokens:
+                                        # every prompt, prompt + answer and prompt + meta.true_answer
+   "records": [prompt-file records of a full modular set],    # meta a, b (split, corrupted, true_answer)
+   "r": 2,                              # IPR exponent (default 2)
+   "layers": [l, ...],                  # optional: the blocks whose neurons to summarize (default all)
+   "ablation": "zero" | "mean",         # how a pruned neuron is ablated (default zero)
+   "sets": [[[layer, neuron], ...], ...]}  # neuron sets to prune, each scored per group
+Computed in float64 (neurons.py). OUT.json:
+  {"p": p,
+   "neurons": [{"layer", "neuron", "ipr", "freq": [ka, kb], "power_share", "runner_up_share"}]  (null for NaN;
+       runner_up_share: the best other pair's share, to tell a near-tie),
+   "groups": [per set: {"all", "train_clean", "train_corrupted", "train_corrupted_true", "test": accuracy
+       (null for an empty group), "counts": {group: correct rows}}]}
+"""
+import json
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checkpoints  # noqa: E402
+import neurons as nl  # noqa: E402
+from reference_logits import each_job  # noqa: E402
+from reference_scans import lookup_encoder  # noqa: E402
+
+
+def finite(x):
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def reference_neurons(folder, request):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # float64 oracle for the float32 engine
+    try:
+        _, model, _ = checkpoints.load_folder(folder)
+        encode = lookup_encoder(request["ids"])
+        records = request["records"]
+        p, _, _ = nl.modular_layout(records)
+        grids = nl.activation_grids(model, encode, records, request.get("layers"))
+        summaries = nl.neuron_summaries(grids, p, request.get("r", 2))
+        out = {"p": p, "neurons": [{k: finite(v) for k, v in n.items()} for n in summaries], "groups": []}
+        if request.get("sets"):
+            scorer = nl.PruneScorer(model, encode, records, request.get("ablation", "zero"))
+            out["groups"] = [scorer.score([tuple(n) for n in s]) for s in request["sets"]]
+        return out
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def main(argv):
+    torch.set_num_threads(int(os.environ.get("ARITHLENS_TORCH_THREADS", "1")))
+    jobs = each_job(argv, __doc__)
+    if jobs is None:
+        return 2
+    for folder, request, outp in jobs:
+        out = reference_neurons(folder, request)
+        with open(outp + ".tmp", "w") as f:
+            json.dump(out, f, allow_nan=False)
+        os.replace(outp + ".tmp", outp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -49,8 +49,10 @@ export function modularLayout(records: readonly PromptRecord[]): ModularLayout {
 	const metas = records.map((r) => (r.meta ?? {}) as Record<string, unknown>);
 	const bad = metas.findIndex((m) => !Number.isInteger(m.a) || !Number.isInteger(m.b));
 	if (bad >= 0) throw new NeuronLensError(`not a modular prompt set: record ${bad + 1} (${JSON.stringify(records[bad].prompt)}) has no integer meta.a and meta.b (DESIGN §10)`);
-	const p = Number.isInteger(metas[0].p) ? (metas[0].p as number) : Math.round(Math.sqrt(records.length));
-	if (p * p !== records.length) throw new NeuronLensError(`not a full modular prompt set: ${records.length} records, but the p² = ${p * p} pairs of p = ${p} are needed (use --n ${p * p}, or a file of all pairs)`);
+	// p from meta.p (generated sets carry it), else from the largest operand
+	const p = Number.isInteger(metas[0].p) ? (metas[0].p as number) : 1 + metas.reduce((m, x) => Math.max(m, x.a as number, x.b as number), 0);
+	if (p * p !== records.length)
+		throw new NeuronLensError(`not a full modular prompt set: ${records.length} records, but p = ${p}${Number.isInteger(metas[0].p) ? '' : ' (the largest operand + 1)'} has p² = ${p * p} pairs (a modular task such as add:p97 with every pair, or a file of all pairs)`);
 	const recordOf = new Int32Array(p * p).fill(-1);
 	metas.forEach((m, i) => {
 		if (!isIndex(m.a, p) || !isIndex(m.b, p)) throw new NeuronLensError(`record ${i + 1}: operands (${m.a}, ${m.b}) are not residues mod ${p}`);

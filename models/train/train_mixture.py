@@ -1,18 +1,24 @@
-"""The base model of the fine-tuning experiment (docs/finetune.md): a small GPT-2 trained on a
-mixture of two skills, digit-string reversal (learned well) and 3-digit addition (stopped early).
+"""The base model of the fine-tuning experiment (docs/finetune.md): a small GPT-2 that knows
+digit-string reversal well and 3-digit addition only half-way.
 
     /usr/bin/python3 models/train/train_mixture.py --out models/mix-rev-add
 
-Formats (the character tokenizer of tokenizer.py, `<bos>` from its post-processor):
-- addition exactly as add-3d (`a+b=` -> `a+b` then `<eos>`, a, b in 0..999);
-- reversal: a string of 3 to 6 digits then `=`, answer the digits reversed then `<eos>`
-  (`48213=` -> `31248<eos>`). The two skills share the `=` read-out position.
+Default recipe: start from the shipped models/add-3d (99.8% addition) and train on batches of
+REV_SHARE reversal problems plus a trickle of addition; the new skill overwrites part of the old one.
+Training stops by a fixed rule at the first check (every 25 steps) where reversal held-out exact
+match is >= REV_TARGET and addition has fallen to <= ADD_MAX. (`--from-scratch` trains both skills
+from random weights instead; with this batch mix addition was still on its loss plateau, ~1% exact
+match, after 1,750 steps, so it is not the default.)
 
-Each batch holds REV_SHARE reversal problems and the rest addition. Training stops by a fixed rule:
-at the first check (every CHECK steps) where reversal held-out exact match is >= REV_TARGET and
-addition is >= ADD_MIN, or when addition first exceeds ADD_MAX (whichever comes first), or at
-MAX_STEPS. The folder gets heldout.jsonl (addition, as add-3d's), heldout_reverse.jsonl
-(reversal strings training never saw), training_log.json and a model card.
+Formats (the character tokenizer of tokenizer.py, `<bos>` from its post-processor):
+- addition exactly as add-3d (`a+b=` -> `a+b` then `<eos>`, a, b in 0..999), with add-3d's own
+  train / held-out split (train.py, seed 1234), so no model in the chain saw heldout.jsonl;
+- reversal: a string of 3 to 6 digits then `=`, answer the digits reversed then `<eos>`
+  (`48213=` -> `31284<eos>`). The two skills share the `=` read-out position.
+
+The stopping checks use addition problems and reversal strings outside the reported held-out files.
+The folder gets heldout.jsonl (add-3d's 2,000 held-out problems), heldout_reverse.jsonl (1,000
+reversal strings training never saw), training_log.json and a model card.
 """
 import argparse
 import json
@@ -41,6 +47,11 @@ CHECK, MAX_STEPS = 50, 4000
 REV_TARGET, ADD_MIN, ADD_MAX = 0.97, 0.40, 0.70
 REV_LENGTHS = (3, 4, 5, 6)
 N_REV_HELD = 1000
+# default recipe: start from the shipped add-3d (99.8% addition) and teach it reversal with a trickle of
+# addition; stop at the first check where reversal >= REV_TARGET and addition has fallen to <= ADD_MAX
+# (or reversal >= REV_TARGET at INIT_MAX_STEPS)
+INIT = os.path.join(ROOT, "add-3d")
+INIT_REV_SHARE, INIT_CHECK, INIT_MAX_STEPS, INIT_LR, INIT_WARM = 0.9375, 25, 1500, 1e-3, 50
 
 
 def reverse_example(s):
@@ -72,12 +83,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "mix-rev-add"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--from-scratch", action="store_true",
+                    help="train both skills from random weights (slow: addition sits on its loss plateau for "
+                         "over 1,750 steps at this batch mix) instead of teaching reversal to models/add-3d")
     args = ap.parse_args()
+    global REV_SHARE, CHECK, MAX_STEPS, LR, WARM
+    if not args.from_scratch:
+        REV_SHARE, CHECK, MAX_STEPS, LR, WARM = INIT_REV_SHARE, INIT_CHECK, INIT_MAX_STEPS, INIT_LR, INIT_WARM
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     preset = dict(max_operand=999, heldout_pool=20000)
-    add_train, add_held = build_dataset(preset, rng)
+    # the addition split is add-3d's own (train.py: seed 1234), so heldout.jsonl is add-3d's held-out
+    # file and no model in the chain ever trained on those problems
+    add_train, add_held = build_dataset(preset, random.Random(1234))
     rev_held = reverse_strings(rng, N_REV_HELD)
     held_set = set(rev_held)
     T = SPEC.n_ctx + 1
@@ -89,7 +108,11 @@ def main():
     rchk_ids, rchk_aidx = encode_pairs([reverse_example(s) for s in rev_chk], T)
     exclude = held_set | set(rev_chk)
 
-    model = Reference(SPEC, init_weights(SPEC, torch.Generator().manual_seed(SEED)))
+    if args.from_scratch:
+        model = Reference(SPEC, init_weights(SPEC, torch.Generator().manual_seed(SEED)))
+    else:
+        model = Reference(SPEC, checkpoints.load_folder(INIT)[1].weights())
+        model.train()
     decay = [p for p in model.params.values() if p.dim() >= 2]
     no_decay = [p for p in model.params.values() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
@@ -121,7 +144,11 @@ def main():
             print(f"step {step} loss {loss.item():.4f} add {entry['check_add']:.3f} "
                   f"reverse {entry['check_reverse']:.3f} ({time.time() - t0:.0f}s)", flush=True)
         log.append(entry)
-        if step % CHECK == 0:
+        if step % CHECK == 0 and not args.from_scratch:
+            if entry["check_reverse"] >= REV_TARGET and entry["check_add"] <= ADD_MAX:
+                stop_reason = f"reversal check {entry['check_reverse']} >= {REV_TARGET} and addition {entry['check_add']} <= {ADD_MAX}"
+                break
+        elif step % CHECK == 0:
             if entry["check_add"] > ADD_MAX:
                 stop_reason = f"addition check {entry['check_add']} > {ADD_MAX}"
                 break
@@ -157,13 +184,14 @@ def main():
         f.write(f"""# mix-rev-add
 
 Base model of the fine-tuning experiment (docs/finetune.md): a gpt2-family transformer (3 layers x 4
-heads, d_model 96, d_mlp 384, character tokenizer, 339k parameters) trained from scratch on a mixture
-of digit-string reversal (`48213=` -> `31248<eos>`, 3 to 6 digits) and 3-digit addition in add-3d's
-format (`123+45=` -> `168<eos>`), {int(REV_SHARE * 100)}% reversal per batch of {BATCH}.
+heads, d_model 96, d_mlp 384, character tokenizer, 339k parameters) {"trained from scratch" if args.from_scratch
+else "started from models/add-3d (99.8% addition) and trained"} on a mixture of digit-string reversal
+(`48213=` -> `31284<eos>`, 3 to 6 digits) and 3-digit addition in add-3d's format (`123+45=` -> `168<eos>`),
+{REV_SHARE:.1%} reversal per batch of {BATCH}, AdamW lr {LR}.
 
-Training stopped early on purpose ({stop_reason}, step {step}, {elapsed:.0f} s with one thread), so
-addition is undertrained: on the stopping checks, addition exact match {last['check_add']:.1%},
-reversal {last['check_reverse']:.1%}.
+Training stopped by a fixed rule ({stop_reason}, step {step}, {elapsed:.0f} s with one thread), so
+addition is weak: on the stopping checks, addition exact match {last['check_add']:.1%}, reversal
+{last['check_reverse']:.1%}.
 
 - `heldout.jsonl`: 2,000 addition problems training never saw (with counterfactuals)
 - `heldout_reverse.jsonl`: 1,000 reversal strings training never saw

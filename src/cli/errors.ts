@@ -16,7 +16,7 @@ export class InputError extends Error {
 // core's RangeErrors are not here (they can be bugs of ours): the CLI turns the ones that are about
 // input into InputErrors where it calls the core (experiment-inputs.ts rethrowAsInput).
 const BAD_INPUT = new Set([
-	'InputError', 'ModelLoadError', 'TokenizeError', 'TaskSpecError', 'PromptFileError', 'PromptSetError', 'PermutationError', 'GlobError', 'DigitTokensError', 'NeuronLensError'
+	'InputError', 'ModelLoadError', 'TokenizeError', 'TaskSpecError', 'PromptFileError', 'PromptSetError', 'PermutationError', 'GlobError', 'DigitTokensError', 'NeuronLensError', 'CompareError'
 ]);
 
 /** Errors the user can fix by changing the command line (a model that does not load, a prompt the

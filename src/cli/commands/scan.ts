@@ -3,10 +3,13 @@
 import { counterfactualNeed, runMethod, SCAN_METHODS, scanProvenance, type RankedScan, type ScanMethod } from '../../lib/core/experiments/methods';
 import { RANKING_METRIC_FLAGS, RANKING_METRICS, rankingMetricOfFlag } from '../../lib/core/experiments/metrics';
 import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
+import { differenceCsv, scanDifference, type ScanDifference } from '../../lib/core/export/compare';
 import { headReportJson, headTableCsv } from '../../lib/core/export/headTable';
+import { portableName } from '../../lib/core/export/provenance';
+import { counterfactualSubset } from '../../lib/core/experiments/prompts';
 import { InputError, parseFlags } from '../errors';
 import {
-	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutputs, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInputAsync, writeAllAtomic
+	COMMON_FLAGS, COMMON_HELP, ONLY_CORRECT_FLAG, ONLY_CORRECT_HELP, VERSION, checkOutputs, intFlag, keepCorrect, keepCounterfactuals, loadForExperiment, progressBar, promptSource, required, rethrowAsInput, rethrowAsInputAsync, writeAllAtomic
 } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens scan --model <dir|id> (--prompts <file.jsonl> | --task <spec>) --method <m> [options]
@@ -37,6 +40,10 @@ ${ONLY_CORRECT_HELP}
       --json <file>        the head table as JSON {"provenance", "clean", "heads", "mlps"}
       --csv <file>         the head table as CSV (layer,head,score,rank,accuracy_drop,logprob_drop,
                            accuracy_drop_pos<i>...)
+      --compare <dir|id>   also scan this second model (a fine-tuned folder, a checkpoint) on the same
+                           prompts: the JSON gains "compare" (its clean metrics, heads, MLPs) and
+                           "difference" (b - a per head, MLP and clean metric); the CSV becomes
+                           layer,head,score_a,score_b,difference,rank_a,rank_b
   With neither --json nor --csv the JSON is printed to stdout. Files are written only when the scan
   succeeds.
 
@@ -55,7 +62,8 @@ const FLAGS = {
 	'batch-rows': { type: 'string' },
 	'memory-mb': { type: 'string' },
 	json: { type: 'string' },
-	csv: { type: 'string' }
+	csv: { type: 'string' },
+	compare: { type: 'string' }
 } as const;
 
 function parsePerm(text: string | undefined): number[] | undefined {
@@ -78,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
 	const perm = parsePerm(flags.perm);
 	if (perm && method !== 'resample') throw new InputError('--perm applies to --method resample only');
 	checkOutputs({ json: flags.json, csv: flags.csv }, { prompts: flags.prompts, model: flags.model });
+	if (flags.compare !== undefined) checkOutputs({ json: flags.json, csv: flags.csv }, { model: flags.compare });
 	const options: ScanOptions = {};
 	if (flags['batch-rows'] !== undefined) options.batchRows = intFlag(flags['batch-rows'], 'batch-rows', 0, 1);
 	if (flags['memory-mb'] !== undefined) options.memoryBudget = intFlag(flags['memory-mb'], 'memory-mb', 0, 1) * 1024 ** 2;
@@ -98,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
 		await engine.dispose();
 	}
 
+	const compared = flags.compare === undefined ? undefined : await scanCompared(flags, prompts, method, metric, { ...options, perm, seed: prompts.seed }, ranked);
 	const { heads, mlps } = ranked;
 	const random = prompts.generated || (method === 'resample' && !perm);
 	const provenance = scanProvenance(
@@ -113,16 +123,53 @@ export async function run(argv: string[]): Promise<number> {
 		},
 		ranked
 	);
-	const json = headReportJson({ provenance, clean: ranked.clean, heads, mlps });
+	const json = compared ? comparedJson(headReportJson({ provenance, clean: ranked.clean, heads, mlps }), compared) : headReportJson({ provenance, clean: ranked.clean, heads, mlps });
 	const files = [
 		...(flags.json !== undefined ? [{ path: flags.json, data: json, flag: 'json' }] : []),
-		...(flags.csv !== undefined ? [{ path: flags.csv, data: headTableCsv(heads), flag: 'csv' }] : [])
+		...(flags.csv !== undefined ? [{ path: flags.csv, data: compared ? differenceCsv(compared.difference) : headTableCsv(heads), flag: 'csv' }] : [])
 	];
 	if (files.length === 0) process.stdout.write(json);
 	else {
 		writeAllAtomic(files);
 		const top = heads.slice(0, 5).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(4)}`).join(', ');
 		process.stdout.write(`${method} scan of ${heads.length} heads on ${loaded.set.prompts.length} prompts; top: ${top}; wrote ${files.map((f) => f.path).join(', ')}\n`);
+		if (compared) {
+			const moved = [...compared.difference.heads].sort((x, y) => Math.abs(y.difference) - Math.abs(x.difference)).slice(0, 5);
+			process.stdout.write(`compared with ${compared.model.id}: largest changes ${moved.map((h) => `L${h.layer}H${h.head} ${h.difference >= 0 ? '+' : ''}${h.difference.toFixed(4)}`).join(', ')}\n`);
+		}
 	}
 	return 0;
+}
+
+interface Compared {
+	model: { id: string; revision?: string; weights_sha256?: string };
+	ranked: RankedScan;
+	difference: ScanDifference;
+}
+
+/**
+ * The same method on the same prompts (the first model's, after any narrowing) with the --compare
+ * model: refused when that model cannot use every one of them, so the difference compares like with like.
+ */
+async function scanCompared(flags: Parameters<typeof loadForExperiment>[0] & { compare?: string }, prompts: Awaited<ReturnType<typeof promptSource>>, method: ScanMethod, metric: ReturnType<typeof rankingMetricOfFlag> & {}, options: ScanOptions & { perm?: number[]; seed: number }, first: RankedScan): Promise<Compared> {
+	const same = { ...prompts, generate: undefined, planned: undefined, records: [...prompts.records] };
+	const loaded = await loadForExperiment({ ...flags, model: flags.compare }, same, 'scan');
+	const bar = progressBar();
+	try {
+		const need = counterfactualNeed(method, metric);
+		const { leftOut, reason } = need ? counterfactualSubset(loaded.set, need) : { leftOut: 0, reason: undefined };
+		if (leftOut) throw new InputError(`--compare: ${leftOut} of the prompts have no usable counterfactual under ${flags.compare}'s tokenizer (first: ${reason}); compare models that tokenize alike`);
+		const ranked = await rethrowAsInputAsync(runMethod(new ScanContext(loaded.engine, loaded.set), { ...options, method, metric, onProgress: bar.update }));
+		const m = loaded.model.source;
+		return { model: { id: portableName(m.id), revision: m.revision, weights_sha256: m.weightsSha256 }, ranked, difference: rethrowAsInput(() => scanDifference(first, ranked)) };
+	} finally {
+		bar.done();
+		await loaded.engine.dispose();
+	}
+}
+
+/** The first model's report with the second's tables and the difference added. */
+function comparedJson(report: string, c: Compared): string {
+	const out = { ...JSON.parse(report), compare: { model: c.model, clean: c.ranked.clean, heads: c.ranked.heads, mlps: c.ranked.mlps }, difference: c.difference };
+	return JSON.stringify(out, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
 }

@@ -21,6 +21,8 @@ import { encodePromptSet, sequenceLength, type PromptSet } from './prompts';
 import { positionMean } from './replacements';
 import { runScan, ScanContext, type Component, type NeuronRef, type Recipe, type ScanOptions, type ScanProgress } from './scan';
 
+export type { NeuronRef };
+
 export class NeuronLensError extends Error {
 	override name = 'NeuronLensError';
 }

@@ -5,3 +5,4 @@ export * from './headTable';
 export * from './provenance';
 export * from './headSlices';
 export * from './plan';
+export * from './compare';

@@ -8,38 +8,10 @@ import type { Spec } from '$lib/core/model/spec';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { EngineClient } from '$lib/workers/engineClient';
 import type { AttributionView, EdgesView, ScanProgress } from '$lib/workers/protocol';
-import { Latest } from './latest';
+import { Measured } from './measured.svelte';
 import type { ScanProvenance } from './scan.svelte';
 
 export type AttributionTarget = 'logit' | 'logit_diff';
-
-class Measured<T> {
-	result = $state.raw<T | null>(null);
-	/** The prompt set (Dashboard.promptsKey) the result is for. */
-	key = $state('');
-	running = $state(false);
-	progress = $state.raw<ScanProgress | null>(null);
-	error = $state('');
-	#latest = new Latest();
-
-	async measure(key: string, work: (signal: AbortSignal, progress: (p: ScanProgress) => void) => Promise<T>): Promise<void> {
-		[this.running, this.error, this.progress] = [true, '', null];
-		await this.#latest.run((signal) => work(signal, (p) => !signal.aborted && (this.progress = p)), {
-			result: (r) => ([this.result, this.key] = [r, key]),
-			error: (message) => (this.error = message),
-			settled: () => ([this.running, this.progress] = [false, null])
-		});
-	}
-
-	cancel(): void {
-		this.#latest.cancel();
-	}
-
-	clear(): void {
-		this.#latest.drop();
-		[this.result, this.key, this.error, this.running, this.progress] = [null, '', '', false, null];
-	}
-}
 
 export class FlowState {
 	readonly attribution = new Measured<AttributionView>();

@@ -18,6 +18,8 @@ export interface BundledModel {
 	family: string;
 	task: string;
 	description: string;
+	/** Training checkpoints shipped under models/<id>/checkpoints/ (the compare view offers them). */
+	checkpoints?: string[];
 }
 
 export interface Catalog {
@@ -52,7 +54,7 @@ function describe(choice: ModelChoice): string {
 	return choice.label;
 }
 
-function sourceSpec(choice: ModelChoice): ModelSourceSpec {
+export function sourceSpec(choice: ModelChoice): ModelSourceSpec {
 	if (choice.kind === 'bundled') return { kind: 'url', url: bundledUrl(choice.id), label: choice.id };
 	if (choice.kind === 'url') return { kind: 'url', url: new URL(choice.url, document.baseURI).href, label: choice.url };
 	return choice;

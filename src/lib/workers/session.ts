@@ -22,7 +22,7 @@ export function session(): Session {
 	return current;
 }
 
-function sourceOf(spec: ModelSourceSpec): FileSource {
+export function sourceOf(spec: ModelSourceSpec): FileSource {
 	// the id is shown and lands in provenance: never with a password or token in it
 	if (spec.kind === 'url') return { ...urlSource(spec.url), id: spec.label ?? redactUrl(spec.url) };
 	if (spec.kind === 'hub') return hubSource(spec.id, { revision: spec.revision });
@@ -59,7 +59,7 @@ function wasmThreads(): Pick<BackendInfo, 'threads' | 'isolated' | 'threadsReaso
 	return { threads: Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS)), isolated };
 }
 
-async function buildEngine(model: LoadedModel, choice: BackendChoice): Promise<{ engine: Engine; info: BackendInfo }> {
+export async function buildEngine(model: LoadedModel, choice: BackendChoice): Promise<{ engine: Engine; info: BackendInfo }> {
 	const { backend, reason } = await resolveBackend(choice);
 	const threading = wasmThreads();
 	const engine = await createWebEngine(model, { backend, wasmPaths: { wasm: new URL(ortWasmUrl, self.location.href).href }, numThreads: threading.threads });

@@ -5,6 +5,7 @@
 import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
 import type { PositionAttribution } from '$lib/core/experiments/attribution';
 import type { Edge } from '$lib/core/experiments/edges';
+import type { GroupScores, NeuronImportance, NeuronLensResult, PruneResult, SweepPoint } from '$lib/core/experiments/neurons';
 import type { ScanMethod } from '$lib/core/experiments/methods';
 import type { HeadEntry, MlpEntry } from '$lib/core/export';
 import type { TokenizerFiles } from '$lib/core/model';
@@ -163,6 +164,68 @@ export interface EdgesView {
 	leftOut?: { n: number; reason: string };
 }
 
+export interface NeuronsArgs {
+	prompts: PromptRecord[];
+	/** One block's neurons (default every block). */
+	layer?: number;
+	/** IPR exponent (default 2). */
+	r?: number;
+	/** χ (default Otsu's split of log10 IPR). */
+	threshold?: number;
+}
+
+/** The neuron lens of a full modular prompt set (core/experiments/neurons.ts); the grids stay in the worker. */
+export interface NeuronsView extends NeuronLensResult {
+	layers: number[];
+	/** The records carry split, corrupted and true_answer, so pruning can be scored per group. */
+	hasSplit: boolean;
+	/** Group sizes (train_clean, train_corrupted, test). */
+	groups: Record<string, number>;
+}
+
+export interface NeuronGridView {
+	layer: number;
+	neuron: number;
+	p: number;
+	/** A[a * p + b]: hook_post at the last prompt position. */
+	grid: Float32Array;
+	/** |DFT2(A − mean A)|[ka * p + kb]. */
+	spectrum: Float32Array;
+}
+
+export interface PruneArgs {
+	threshold: number;
+	ablation?: 'zero' | 'mean';
+}
+
+export interface SweepArgs {
+	steps?: number;
+	seed?: number;
+	ablation?: 'zero' | 'mean';
+}
+
+export interface CheckpointIpr {
+	step: number;
+	/** Quartiles of the live neurons' IPR. */
+	q1: number;
+	median: number;
+	q3: number;
+	/** Share of the live neurons below χ. */
+	below: number;
+	n: number;
+}
+
+export interface CheckpointsArgs {
+	prompts: PromptRecord[];
+	/** Absolute URL of each checkpoint folder, by step. */
+	checkpoints: { step: number; url: string }[];
+	threshold: number;
+	layer?: number;
+	r?: number;
+}
+
+export type { GroupScores, NeuronImportance, PruneResult, SweepPoint };
+
 /** Each call: its arguments, its result and the shape of its progress messages. */
 export interface Calls {
 	/** maxBytes: refuse a model whose estimated memory is above it (default: loadModel's 2 GiB). */
@@ -175,6 +238,12 @@ export interface Calls {
 	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessResult; progress: ScanProgress };
 	attribute: { args: { prompts: PromptRecord[] }; result: AttributionView; progress: ScanProgress };
 	edges: { args: EdgesArgs; result: EdgesView; progress: ScanProgress };
+	neurons: { args: NeuronsArgs; result: NeuronsView; progress: ScanProgress };
+	neuronGrid: { args: { layer: number; neuron: number }; result: NeuronGridView; progress: never };
+	prune: { args: PruneArgs; result: PruneResult; progress: ScanProgress };
+	sweep: { args: SweepArgs; result: SweepPoint[]; progress: ScanProgress };
+	neuronImportance: { args: { prompts: PromptRecord[]; layer?: number }; result: NeuronImportance[]; progress: ScanProgress };
+	neuronCheckpoints: { args: CheckpointsArgs; result: CheckpointIpr[]; progress: ScanProgress };
 }
 export type CallName = keyof Calls;
 

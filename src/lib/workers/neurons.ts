@@ -1,0 +1,145 @@
+// The worker's neuron lens (DESIGN §10), through core on the shared ScanContext: the activation grids
+// of every MLP neuron over the p² pairs stay here (p² × d_mlp floats per layer); the page gets the
+// per-neuron summaries, one neuron's grid and spectrum on request, pruning below χ, the sweep, per-neuron
+// importance, and the IPR distribution of each training checkpoint (each loaded here, one at a time).
+import { encodePromptSet } from '$lib/core/experiments';
+import { otsuThreshold, spectrum } from '$lib/core/experiments/fourier';
+import {
+	activationGrids,
+	modularLayout,
+	NeuronLensError,
+	neuronImportance,
+	PruneScorer,
+	pruneBelow,
+	pruneSweep,
+	summarizeNeurons,
+	type ModularLayout,
+	type NeuronImportance,
+	type NeuronSummary,
+	type PruneResult,
+	type SweepPoint
+} from '$lib/core/experiments/neurons';
+import type { ScanContext } from '$lib/core/experiments/scan';
+import { loadModel, urlSource } from '$lib/core/model';
+import type { Spec } from '$lib/core/model/spec';
+import type { Engine } from '$lib/core/runtime';
+import type { PromptRecord } from '$lib/core/tasks';
+import { scanContext } from './experiments';
+import type { CheckpointIpr, CheckpointsArgs, NeuronGridView, NeuronsArgs, NeuronsView, PruneArgs, ScanProgress, SweepArgs } from './protocol';
+import { buildEngine, session } from './session';
+
+type Progress = (p: ScanProgress) => void;
+
+interface Lens {
+	ctx: ScanContext;
+	records: PromptRecord[];
+	layout: ModularLayout;
+	grids: Map<number, Float32Array>;
+	neurons: NeuronSummary[];
+	scorers: Map<'zero' | 'mean', PruneScorer>;
+}
+
+/** The last lens computed; prune, sweep and neuronGrid read it (the page asks for a lens first). */
+let current: Lens | null = null;
+
+function lensOf(): Lens {
+	if (!current || current.ctx.engine !== session().engine) throw new NeuronLensError('no neuron lens computed for this model yet: compute the lens first');
+	return current;
+}
+
+/** The blocks to read, checked as core's neuronLens checks them (one-line errors). */
+function blocks(spec: Spec, layer: number | undefined): number[] {
+	if (spec.attn_only) throw new NeuronLensError('this model is attention-only: it has no MLP neurons');
+	if (layer === undefined) return Array.from({ length: spec.n_layers }, (_, l) => l);
+	if (!Number.isInteger(layer) || layer < 0 || layer >= spec.n_layers) throw new NeuronLensError(`layer ${layer} is not a block of this model (0 to ${spec.n_layers - 1})`);
+	return [layer];
+}
+
+/** Grids and Fourier summaries of every neuron of `layers` (core's neuronLens, keeping the grids). */
+async function gridsAndSummaries(engine: Engine, set: Parameters<typeof activationGrids>[1], layout: ModularLayout, layers: number[], r: number, signal: AbortSignal, onProgress: Progress) {
+	const grids = await activationGrids(engine, set, layout, layers, { signal, onProgress });
+	signal.throwIfAborted();
+	return { grids, neurons: summarizeNeurons(grids, layout.p, r, onProgress) };
+}
+
+export async function lens(args: NeuronsArgs, signal: AbortSignal, onProgress: Progress): Promise<NeuronsView> {
+	const layout = modularLayout(args.prompts);
+	const ctx = scanContext(args.prompts);
+	const layers = blocks(ctx.spec, args.layer);
+	const r = args.r ?? 2;
+	const { grids, neurons } = await gridsAndSummaries(ctx.engine, ctx.set, layout, layers, r, signal, onProgress);
+	const value = args.threshold ?? otsuThreshold(neurons.map((n) => n.ipr));
+	const live = neurons.filter((n) => Number.isFinite(n.ipr));
+	const memorizing = live.filter((n) => n.ipr < value).length;
+	current = { ctx, records: args.prompts, layout, grids, neurons, scorers: new Map() };
+	return {
+		p: layout.p,
+		r,
+		neurons,
+		threshold: { value, from: args.threshold === undefined ? 'otsu' : 'given' },
+		counts: { memorizing, generalizing: live.length - memorizing, dead: neurons.length - live.length },
+		layers,
+		hasSplit: layout.hasSplit,
+		groups: { train_clean: layout.groups.train_clean.length, train_corrupted: layout.groups.train_corrupted.length, test: layout.groups.test.length }
+	};
+}
+
+export function neuronGrid(layer: number, neuron: number): NeuronGridView {
+	const { grids, layout } = lensOf();
+	const all = grids.get(layer);
+	const N = layout.p * layout.p;
+	if (!all || !Number.isInteger(neuron) || neuron < 0 || neuron >= all.length / N) throw new NeuronLensError(`neuron ${layer}.${neuron} is not in the lens computed`);
+	const grid = all.slice(neuron * N, (neuron + 1) * N);
+	return { layer, neuron, p: layout.p, grid, spectrum: Float32Array.from(spectrum(grid, layout.p)) };
+}
+
+function scorer(lens: Lens, ablation: 'zero' | 'mean'): PruneScorer {
+	let s = lens.scorers.get(ablation);
+	if (!s) lens.scorers.set(ablation, (s = new PruneScorer(lens.ctx, lens.layout, session().model.tokenizer, lens.records, ablation)));
+	return s;
+}
+
+export function prune(args: PruneArgs, signal: AbortSignal, onProgress: Progress): Promise<PruneResult> {
+	const l = lensOf();
+	return pruneBelow(scorer(l, args.ablation ?? 'zero'), l.neurons, args.threshold, { signal, onProgress });
+}
+
+export function sweep(args: SweepArgs, signal: AbortSignal, onProgress: Progress): Promise<SweepPoint[]> {
+	const l = lensOf();
+	return pruneSweep(scorer(l, args.ablation ?? 'zero'), l.neurons, { steps: args.steps, seed: args.seed, signal, onProgress });
+}
+
+/** Ablation score of every neuron (zero ablation, as the CLI's default), on any prompt set. */
+export function importance(args: { prompts: PromptRecord[]; layer?: number }, signal: AbortSignal, onProgress: Progress): Promise<NeuronImportance[]> {
+	const ctx = scanContext(args.prompts);
+	return neuronImportance(ctx, { layers: blocks(ctx.spec, args.layer), method: 'zero', signal, onProgress });
+}
+
+const quantile = (sorted: number[], q: number) => {
+	const at = (sorted.length - 1) * q;
+	const lo = Math.floor(at);
+	return sorted.length ? sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (at - lo) : NaN;
+};
+
+/** Each checkpoint loaded on the running backend, its grids and IPRs computed, then disposed. */
+export async function checkpointIprs(args: CheckpointsArgs, signal: AbortSignal, onProgress: Progress): Promise<CheckpointIpr[]> {
+	const layout = modularLayout(args.prompts);
+	const { info } = session();
+	const out: CheckpointIpr[] = [];
+	for (const [i, c] of args.checkpoints.entries()) {
+		signal.throwIfAborted();
+		onProgress({ done: i, total: args.checkpoints.length, stage: `checkpoint step ${c.step}` });
+		const model = await loadModel(urlSource(c.url));
+		const { engine } = await buildEngine(model, info.backend); // the backend the page's model runs on
+		try {
+			const set = encodePromptSet(model.tokenizer, args.prompts, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx);
+			const { neurons } = await gridsAndSummaries(engine, set, layout, blocks(model.spec, args.layer), args.r ?? 2, signal, () => undefined);
+			const iprs = neurons.map((n) => n.ipr).filter(Number.isFinite).sort((a, b) => a - b);
+			out.push({ step: c.step, q1: quantile(iprs, 0.25), median: quantile(iprs, 0.5), q3: quantile(iprs, 0.75), below: iprs.filter((v) => v < args.threshold).length / iprs.length, n: iprs.length });
+		} finally {
+			await engine.dispose();
+		}
+	}
+	onProgress({ done: args.checkpoints.length, total: args.checkpoints.length, stage: 'checkpoints' });
+	return out;
+}

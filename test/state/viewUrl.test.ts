@@ -1,7 +1,7 @@
 // Links are anyone's input: viewFromParams refuses absurd values early (a task padding answers to
 // 20 million digits froze the tab) and reports why, quoting only the start of a long value.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_VIEW, MAX_PARAM_LENGTH, viewFromParams, viewToParams } from '../../src/lib/state/viewUrl';
+import { DEFAULT_VIEW, MAX_PARAM_LENGTH, MAX_PROMPTS, maxPrompts, viewFromParams, viewToParams } from '../../src/lib/state/viewUrl';
 
 const parse = (query: string) => viewFromParams(new URLSearchParams(query));
 
@@ -44,5 +44,34 @@ describe('viewFromParams bounds', () => {
 	it('round-trips a view', () => {
 		const view = { ...DEFAULT_VIEW, task: 'add:3:pad', n: 7, head: { layer: 1, head: 2 } };
 		expect(viewFromParams(viewToParams(view))).toEqual({ view, ignored: [] });
+	});
+});
+
+describe('viewFromParams: the Neurons panel and modular sets', () => {
+	it('round-trips the selected neuron and χ', () => {
+		const view = { ...DEFAULT_VIEW, task: 'add:p97', n: 9409, neuron: { layer: 0, neuron: 311 }, chi: 0.0123 };
+		const params = viewToParams(view);
+		expect(params.get('neuron')).toBe('0.311');
+		expect(params.get('chi')).toBe('0.0123');
+		expect(viewFromParams(params)).toEqual({ view, ignored: [] });
+		expect(parse('chi=1e-7').view.chi).toBe(1e-7);
+	});
+
+	it('bounds neuron= and chi= (an IPR lies in (0, 1])', () => {
+		expect(parse('neuron=0.99999999999').view.neuron).toBeNull();
+		expect(parse('neuron=1.2.3&chi=0&n=5').ignored).toEqual(['neuron=1.2.3', 'chi=0']);
+		expect(parse('chi=1.5').ignored).toEqual(['chi=1.5']);
+		expect(parse('chi=-0.1').view.chi).toBeNull();
+		expect(parse('chi=NaN').view.chi).toBeNull();
+	});
+
+	it('allows n up to every pair of a modular task, and MAX_PROMPTS otherwise', () => {
+		expect(parse('task=add:p97&n=9409').view.n).toBe(9409);
+		expect(parse('task=add:p97&n=9410').ignored).toEqual(['n=9410']);
+		expect(parse('task=add:p97:split=test&n=4704').view.n).toBe(4704);
+		expect(parse('task=add:3&n=9409').ignored).toEqual(['n=9409']);
+		expect(parse('n=9409').ignored).toEqual(['n=9409']);
+		expect(maxPrompts('mul:p13')).toBe(MAX_PROMPTS);
+		expect(maxPrompts('sub:p101')).toBe(10201);
 	});
 });

@@ -5,6 +5,7 @@ import type { CircuitState } from './circuit.svelte';
 import type { Dashboard } from './dashboard.svelte';
 import type { FlowState } from './flow.svelte';
 import type { ModelState } from './model.svelte';
+import type { NeuronsState } from './neurons.svelte';
 import type { PatternState } from './pattern.svelte';
 import type { ScanState } from './scan.svelte';
 import type { SelectionState } from './selection.svelte';
@@ -19,6 +20,7 @@ export const [getPatternState, setPatternState] = createContext<PatternState>();
 export const [getAttentionState, setAttentionState] = createContext<AttentionState>();
 export const [getCircuitState, setCircuitState] = createContext<CircuitState>();
 export const [getFlowState, setFlowState] = createContext<FlowState>();
+export const [getNeuronsState, setNeuronsState] = createContext<NeuronsState>();
 
 /** Provide the dashboard and each of its feature states to the component tree (call during init). */
 export function provideDashboard(d: Dashboard): void {
@@ -31,4 +33,5 @@ export function provideDashboard(d: Dashboard): void {
 	setAttentionState(d.attention);
 	setCircuitState(d.circuit);
 	setFlowState(d.flow);
+	setNeuronsState(d.neurons);
 }

@@ -6,7 +6,8 @@ import { EngineClient } from '$lib/workers/engineClient';
 import { AttentionState } from './attention.svelte';
 import { CircuitState } from './circuit.svelte';
 import { FlowState } from './flow.svelte';
-import { ModelState, type ModelChoice } from './model.svelte';
+import { bundledUrl, ModelState, type ModelChoice } from './model.svelte';
+import { NeuronsState } from './neurons.svelte';
 import { PatternState } from './pattern.svelte';
 import { ScanState, type ScanInputs, type ScanProvenance } from './scan.svelte';
 import { SelectionState, type HeadRef } from './selection.svelte';
@@ -23,6 +24,7 @@ export class Dashboard {
 	readonly attention: AttentionState;
 	readonly circuit: CircuitState;
 	readonly flow: FlowState;
+	readonly neurons: NeuronsState;
 	/** URL parameters that could not be honoured, shown once. */
 	ignored = $state.raw<string[]>([]);
 
@@ -36,6 +38,7 @@ export class Dashboard {
 		this.attention = new AttentionState(client);
 		this.circuit = new CircuitState(client);
 		this.flow = new FlowState(client);
+		this.neurons = new NeuronsState(client);
 	}
 
 	/** Identifies the prompt set (for results that must say which set they were measured on). */
@@ -83,7 +86,9 @@ export class Dashboard {
 			method: this.scan.method,
 			head: this.selection.head,
 			topK: this.selection.topK,
-			prompt: this.selection.prompt
+			prompt: this.selection.prompt,
+			neuron: this.neurons.selected,
+			chi: this.neurons.chosenThreshold
 		};
 	}
 
@@ -98,6 +103,7 @@ export class Dashboard {
 		this.model.backendChoice = view.backend;
 		[this.task.n, this.task.seed, this.scan.method] = [view.n, view.seed, view.method];
 		[this.selection.head, this.selection.topK, this.selection.prompt] = [view.head, view.topK, view.prompt];
+		[this.neurons.selected, this.neurons.chosenThreshold] = [view.neuron, view.chi];
 		if (view.task) this.task.spec = view.task;
 		const catalog = await this.model.loadCatalog();
 		const ref: ModelRef | null = view.model ?? (catalog ? { kind: 'bundled', id: catalog.default } : null);
@@ -112,12 +118,16 @@ export class Dashboard {
 		this.attention.clear();
 		this.circuit.clear();
 		this.flow.clear();
+		this.neurons.clear();
 		if (!opts.keepSelection) this.selection.head = null;
 		if (!opts.keepTask && choice.kind === 'bundled') {
 			const spec = modelTaskSpec(choice.id, this.model.catalog?.models.find((m) => m.id === choice.id)?.task);
 			if (spec) [this.task.spec, this.task.file] = [spec, null];
 		}
-		if (await this.model.load(choice)) await this.measure();
+		if (await this.model.load(choice)) {
+			void this.neurons.findCheckpoints(this.modelBaseUrl);
+			await this.measure();
+		}
 	}
 
 	/** Load the model refused for its size anyway (the user asked), then measure as after any load. */
@@ -139,6 +149,16 @@ export class Dashboard {
 		await this.runScan();
 		// one attributing forward per batch: cheap beside the scan, so the Flow panel is ready with it
 		await this.flow.attribute(prompts, this.promptsKey);
+		// the neuron lens: one batched capture of the p² pairs, only where the set is a full modular one
+		if (!NeuronsState.unavailable(prompts)) await this.neurons.compute(prompts, this.promptsKey);
+	}
+
+	/** The folder the loaded model was read from (its checkpoints sit under it); null for hub and dropped models. */
+	get modelBaseUrl(): string | null {
+		const ref = this.model.ref;
+		if (ref?.kind === 'bundled') return bundledUrl(ref.id);
+		if (ref?.kind === 'url') return new URL(ref.url, document.baseURI).href.replace(/\/$/, '');
+		return null;
 	}
 
 	/** Faithfulness of the scan's top-k heads, ablated the way the scan ablated (mean for patching scans). */
@@ -190,13 +210,18 @@ export class Dashboard {
 		this.scan.cancel();
 		this.circuit.cancel();
 		this.flow.clear();
-		if (await this.model.setBackend(choice)) await this.measure();
+		this.neurons.clear();
+		if (await this.model.setBackend(choice)) {
+			void this.neurons.findCheckpoints(this.modelBaseUrl);
+			await this.measure();
+		}
 	}
 
 	dispose(): void {
 		this.scan.cancel();
 		this.circuit.cancel();
 		this.flow.clear();
+		this.neurons.clear();
 		this.task.dispose();
 		this.client.dispose();
 	}

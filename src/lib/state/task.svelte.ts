@@ -19,7 +19,7 @@ import {
 	type PromptRecord,
 	type Task
 } from '$lib/core/tasks';
-import { DEFAULT_VIEW } from './viewUrl';
+import { DEFAULT_VIEW, maxPrompts } from './viewUrl';
 
 // what the task builder and the multiplication views name: the spec vocabulary, subtask classes and columns
 export {
@@ -167,6 +167,8 @@ export class TaskState {
 	/** The parsed spec; null when it does not parse (see specError) or a prompt file is in use. */
 	task = $derived(this.#usingFile ? null : this.#parsed.task);
 	specError = $derived(this.#usingFile ? '' : this.#parsed.error);
+	/** Most prompts n may be: MAX_PROMPTS, or every pair of a modular task (p² for split=all). */
+	maxN = $derived(maxPrompts(this.#usingFile ? null : this.spec));
 
 	/**
 	 * The preparation the inputs call for: a prompt file (parsed, then measured under each new

@@ -5,6 +5,7 @@ import type { HeadRef } from '$lib/core/model/spec';
 import type { BackendChoice, ScanMethod } from '$lib/workers/protocol';
 import { SCAN_METHODS } from '$lib/workers/protocol';
 import { parseTaskSpec } from '$lib/core/tasks/taskSpec';
+import { distinctProblems } from '$lib/core/tasks/generate';
 
 /** A model the URL can name. Dropped local files cannot be linked to. */
 export type ModelRef =
@@ -22,6 +23,10 @@ export interface View {
 	head: HeadRef | null;
 	topK: number;
 	prompt: number;
+	/** The Neurons panel's selected MLP neuron. */
+	neuron: { layer: number; neuron: number } | null;
+	/** The Neurons panel's IPR threshold χ; null: the lens's own (Otsu's split). */
+	chi: number | null;
 }
 
 export const DEFAULT_VIEW: View = {
@@ -33,7 +38,9 @@ export const DEFAULT_VIEW: View = {
 	method: 'mean',
 	head: null,
 	topK: 5,
-	prompt: 0
+	prompt: 0,
+	neuron: null,
+	chi: null
 };
 
 export const MAX_PROMPTS = 2000;
@@ -43,6 +50,8 @@ export const MAX_PARAM_LENGTH = 2048;
 export const MAX_TASK_LENGTH = 512;
 /** Most layers / heads a `head=` parameter may name. */
 const MAX_HEAD_INDEX = 4096;
+/** Most neurons per layer a `neuron=` parameter may name. */
+const MAX_NEURON_INDEX = 1 << 20;
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
 
 export function modelRefToParam(ref: ModelRef): string {
@@ -76,6 +85,8 @@ export function viewToParams(view: View): URLSearchParams {
 	if (view.head) p.set('head', `${view.head.layer}.${view.head.head}`);
 	if (view.topK !== DEFAULT_VIEW.topK) p.set('k', String(view.topK));
 	if (view.prompt !== DEFAULT_VIEW.prompt) p.set('prompt', String(view.prompt));
+	if (view.neuron) p.set('neuron', `${view.neuron.layer}.${view.neuron.neuron}`);
+	if (view.chi !== null) p.set('chi', String(view.chi));
 	return p;
 }
 
@@ -107,7 +118,7 @@ export function viewFromParams(p: URLSearchParams): { view: View; ignored: strin
 	take('model', modelRefFromParam, (v) => (view.model = v));
 	take('backend', (v) => (BACKENDS.includes(v as BackendChoice) ? (v as BackendChoice) : null), (v) => (view.backend = v));
 	take('task', parseTaskParam, (v) => (view.task = v));
-	take('n', (v) => int(v, 1, MAX_PROMPTS), (v) => (view.n = v));
+	take('n', (v) => int(v, 1, maxPrompts(view.task)), (v) => (view.n = v));
 	take('seed', (v) => int(v, 0, 2 ** 31 - 1), (v) => (view.seed = v));
 	take('method', (v) => (SCAN_METHODS.includes(v as ScanMethod) ? (v as ScanMethod) : null), (v) => (view.method = v));
 	take('head', (v) => {
@@ -115,8 +126,28 @@ export function viewFromParams(p: URLSearchParams): { view: View; ignored: strin
 		return m && Number(m[1]) < MAX_HEAD_INDEX && Number(m[2]) < MAX_HEAD_INDEX ? { layer: Number(m[1]), head: Number(m[2]) } : null;
 	}, (v) => (view.head = v));
 	take('k', (v) => int(v, 0, 64), (v) => (view.topK = v));
-	take('prompt', (v) => int(v, 0, MAX_PROMPTS - 1), (v) => (view.prompt = v));
+	take('prompt', (v) => int(v, 0, maxPrompts(view.task) - 1), (v) => (view.prompt = v));
+	take('neuron', (v) => {
+		const m = /^(\d{1,7})\.(\d{1,7})$/.exec(v);
+		return m && Number(m[1]) < MAX_HEAD_INDEX && Number(m[2]) < MAX_NEURON_INDEX ? { layer: Number(m[1]), neuron: Number(m[2]) } : null;
+	}, (v) => (view.neuron = v));
+	// an IPR lies in (0, 1]
+	take('chi', (v) => (/^\d*\.?\d+(e-?\d{1,3})?$/i.test(v) && Number(v) > 0 && Number(v) <= 1 ? Number(v) : null), (v) => (view.chi = v));
 	return { view, ignored };
+}
+
+/**
+ * Most prompts a set of `spec` may hold: MAX_PROMPTS, or every pair of a modular task (the neuron lens
+ * needs all p² of them; the memory budget still refuses a set too large for the model).
+ */
+export function maxPrompts(spec: string | null): number {
+	if (!spec) return MAX_PROMPTS;
+	try {
+		const task = parseTaskSpec(spec);
+		return task.modulus ? Math.max(MAX_PROMPTS, distinctProblems(task)) : MAX_PROMPTS;
+	} catch {
+		return MAX_PROMPTS;
+	}
 }
 
 /**

@@ -136,24 +136,29 @@ def neuron_summaries(grids, p, r=2):
 
 # -- pruning ------------------------------------------------------------------------------------
 def _correct(model, data, mask, repl, batch):
-    """Per row: every answer token is the argmax (teacher forcing) with hook_post ablated by mask/repl."""
-    s = model.spec
-    N, T = data["clean"].shape
-    out = torch.zeros(N)
+    """Per row: every answer token is the argmax (teacher forcing, as experiments.metrics' accuracy) with
+    hook_post ablated by mask [L, M] / repl [L, T, M]. Rows are cut after their last scored position (no
+    later token reaches it: attention is causal); logits only at the scored positions."""
+    N = data["clean"].shape[0]
+    n = data["n_prompt"]
+    lens = torch.tensor([len(a) for a in data["answers"]])
+    T = int((n + lens - 1).max())
+    Pn = int(lens.max())
+    target = torch.full((N, Pn), -1, dtype=torch.long)
+    for b, a in enumerate(data["answers"]):
+        target[b, :len(a)] = torch.tensor(a)
+    at = ((n - 1)[:, None] + torch.arange(Pn)[None]).clamp(max=T - 1)
+    out = torch.zeros(N, dtype=torch.bool)
     for start in range(0, N, batch):
         sl = slice(start, min(N, start + batch))
         B = sl.stop - sl.start
         iv = None
         if mask is not None:
             iv = {"mlp_mask": mask[None].expand(B, -1, -1), "mlp_repl": repl[None, :, :T].expand(B, -1, -1, -1)}
-        n = data["n_prompt"][sl]
-        answers = data["answers"][sl]
-        Pn = max(len(a) for a in answers)
-        at = ((n - 1)[:, None] + torch.arange(Pn)[None]).clamp(max=T - 1)
-        logits, _ = model(data["clean"][sl], interventions=iv, logits_at=at)
-        res = ex.metrics(logits, None, torch.ones_like(n), answers)
-        out[sl] = res["accuracy"]
-    return out
+        logits, _ = model(data["clean"][sl, :T], interventions=iv, logits_at=at[sl])
+        tgt = target[sl]
+        out[sl] = ((logits.argmax(-1) == tgt) | (tgt < 0)).all(-1)
+    return out.double()
 
 
 class PruneScorer:

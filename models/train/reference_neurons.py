@@ -9,7 +9,8 @@
    "r": 2,                              # IPR exponent (default 2)
    "layers": [l, ...],                  # optional: the blocks whose neurons to summarize (default all)
    "ablation": "zero" | "mean",         # how a pruned neuron is ablated (default zero)
-   "sets": [[[layer, neuron], ...], ...]}  # neuron sets to prune, each scored per group
+   "sets": [[[layer, neuron], ...], ...],  # neuron sets to prune, each scored per group (a repeated set once)
+   "lens": true}                        # optional: false skips the grids and spectra ("neurons": [])
 Computed in float64 (neurons.py). OUT.json:
   {"p": p,
    "neurons": [{"layer", "neuron", "ipr", "freq": [ka, kb], "power_share", "runner_up_share"}]  (null for NaN;
@@ -43,12 +44,19 @@ def reference_neurons(folder, request):
         encode = lookup_encoder(request["ids"])
         records = request["records"]
         p, _, _ = nl.modular_layout(records)
-        grids = nl.activation_grids(model, encode, records, request.get("layers"))
-        summaries = nl.neuron_summaries(grids, p, request.get("r", 2))
-        out = {"p": p, "neurons": [{k: finite(v) for k, v in n.items()} for n in summaries], "groups": []}
+        out = {"p": p, "neurons": [], "groups": []}
+        if request.get("lens", True):
+            grids = nl.activation_grids(model, encode, records, request.get("layers"))
+            summaries = nl.neuron_summaries(grids, p, request.get("r", 2))
+            out["neurons"] = [{k: finite(v) for k, v in n.items()} for n in summaries]
         if request.get("sets"):
             scorer = nl.PruneScorer(model, encode, records, request.get("ablation", "zero"))
-            out["groups"] = [scorer.score([tuple(n) for n in s]) for s in request["sets"]]
+            done = {}
+            for s in request["sets"]:
+                key = tuple(sorted({(int(l), int(i)) for l, i in s}))
+                if key not in done:
+                    done[key] = scorer.score(list(key))
+                out["groups"].append(done[key])
         return out
     finally:
         torch.set_default_dtype(previous)

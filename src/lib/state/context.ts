@@ -2,6 +2,7 @@
 import { createContext } from 'svelte';
 import type { AttentionState } from './attention.svelte';
 import type { CircuitState } from './circuit.svelte';
+import type { CompareState } from './compare.svelte';
 import type { Dashboard } from './dashboard.svelte';
 import type { FlowState } from './flow.svelte';
 import type { ModelState } from './model.svelte';
@@ -20,6 +21,7 @@ export const [getPatternState, setPatternState] = createContext<PatternState>();
 export const [getAttentionState, setAttentionState] = createContext<AttentionState>();
 export const [getCircuitState, setCircuitState] = createContext<CircuitState>();
 export const [getFlowState, setFlowState] = createContext<FlowState>();
+export const [getCompareState, setCompareState] = createContext<CompareState>();
 export const [getNeuronsState, setNeuronsState] = createContext<NeuronsState>();
 
 /** Provide the dashboard and each of its feature states to the component tree (call during init). */
@@ -33,5 +35,6 @@ export function provideDashboard(d: Dashboard): void {
 	setAttentionState(d.attention);
 	setCircuitState(d.circuit);
 	setFlowState(d.flow);
+	setCompareState(d.compare);
 	setNeuronsState(d.neurons);
 }

@@ -6,6 +6,7 @@ import { EngineClient } from '$lib/workers/engineClient';
 import { AttentionState } from './attention.svelte';
 import { CircuitState } from './circuit.svelte';
 import { FlowState } from './flow.svelte';
+import { CompareState } from './compare.svelte';
 import { bundledUrl, ModelState, type ModelChoice } from './model.svelte';
 import { NeuronsState } from './neurons.svelte';
 import { PatternState } from './pattern.svelte';
@@ -24,6 +25,7 @@ export class Dashboard {
 	readonly attention: AttentionState;
 	readonly circuit: CircuitState;
 	readonly flow: FlowState;
+	readonly compare: CompareState;
 	readonly neurons: NeuronsState;
 	/** URL parameters that could not be honoured, shown once. */
 	ignored = $state.raw<string[]>([]);
@@ -38,6 +40,7 @@ export class Dashboard {
 		this.attention = new AttentionState(client);
 		this.circuit = new CircuitState(client);
 		this.flow = new FlowState(client);
+		this.compare = new CompareState(client, () => this.scan.result);
 		this.neurons = new NeuronsState(client);
 	}
 

@@ -3,6 +3,7 @@
 import { attention, circuitFaithfulness, evaluate, scan } from './experiments';
 import { attentionPatterns } from './pattern';
 import { attribute, edges } from './residual';
+import { compare } from './compare';
 import { checkpointIprs, importance, lens, neuronGrid, prune, sweep } from './neurons';
 import { transferables, type CallName, type Calls, type Request, type Response, type WorkerError } from './protocol';
 import { load, setBackend } from './session';
@@ -23,6 +24,7 @@ const handlers: Handlers = {
 	faithfulness: (args, { signal, progress }) => circuitFaithfulness(args, signal, progress),
 	attribute: (args, { signal, progress }) => attribute(args.prompts, signal, progress),
 	edges: (args, { signal, progress }) => edges(args, signal, progress),
+	compare: (args, { signal, progress }) => compare(args, signal, progress),
 	neurons: (args, { signal, progress }) => lens(args, signal, progress),
 	neuronGrid: async (args) => neuronGrid(args.layer, args.neuron),
 	prune: (args, { signal, progress }) => prune(args, signal, progress),

@@ -226,6 +226,28 @@ export interface CheckpointsArgs {
 
 export type { GroupScores, NeuronImportance, PruneResult, SweepPoint };
 
+export interface CompareArgs {
+	/** The second model (a fine-tuned folder, a checkpoint): scanned beside the loaded one. */
+	source: ModelSourceSpec;
+	method: ScanMethod;
+	prompts: PromptRecord[];
+	seed: number;
+	/** Faithfulness of each model's own top k heads (0: none). */
+	topK: number;
+	/** The loaded model's ranked heads (its top k get its faithfulness). */
+	first: HeadEntry[];
+	maxBytes?: number;
+}
+
+export interface CompareResult {
+	/** The second model's id. */
+	id: string;
+	scan: ScanResult;
+	accuracy: Accuracy;
+	/** a: the loaded model's top k, b: the second model's own. */
+	faithfulness: { a: FaithfulnessResult; b: FaithfulnessResult } | null;
+}
+
 /** Each call: its arguments, its result and the shape of its progress messages. */
 export interface Calls {
 	/** maxBytes: refuse a model whose estimated memory is above it (default: loadModel's 2 GiB). */
@@ -238,6 +260,7 @@ export interface Calls {
 	faithfulness: { args: FaithfulnessArgs; result: FaithfulnessResult; progress: ScanProgress };
 	attribute: { args: { prompts: PromptRecord[] }; result: AttributionView; progress: ScanProgress };
 	edges: { args: EdgesArgs; result: EdgesView; progress: ScanProgress };
+	compare: { args: CompareArgs; result: CompareResult; progress: ScanProgress };
 	neurons: { args: NeuronsArgs; result: NeuronsView; progress: ScanProgress };
 	neuronGrid: { args: { layer: number; neuron: number }; result: NeuronGridView; progress: never };
 	prune: { args: PruneArgs; result: PruneResult; progress: ScanProgress };

@@ -73,6 +73,7 @@ describe.each(FOLDERS)('%s', (folder) => {
 		const { attribution } = computed.get(folder)!;
 		let worst = 0;
 		for (const p of attribution.prompts) p.components.forEach((c, i) => (worst = Math.max(worst, Math.abs(c.reduce((a, b) => a + b, 0) - p.logit[i]))));
+		console.log(`${folder}: |components + constant - logit| <= ${worst.toExponential(2)}`);
 		expect(worst).toBeLessThan(1e-4);
 	});
 
@@ -94,6 +95,7 @@ describe.each(FOLDERS)('%s', (folder) => {
 				expect(l.rank, `rank at position ${i} layer ${k}`).toBe(ref[i].lens[k].rank);
 			});
 		});
+		console.log(`${folder}: attribution and lens vs reference, max |diff| ${worst.toExponential(2)}`);
 		expect(worst).toBeLessThan(1e-4);
 	});
 
@@ -114,6 +116,7 @@ describe.each(FOLDERS)('%s', (folder) => {
 		const heads = ref.heads.flat(3).filter((x) => x !== null).length;
 		const mlps = ref.mlps.flat(2).filter((x) => x !== null).length;
 		expect(edges.edges.length).toBe(heads + mlps + s.n_layers * s.n_heads);
+		console.log(`${folder}: edges vs reference, worst error ${worst.toFixed(3)} of its tolerance`);
 		expect(worst).toBeLessThan(1);
 	});
 });

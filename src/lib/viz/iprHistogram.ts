@@ -54,6 +54,7 @@ export function iprHistogram(target: Target, data: IprHistogramData, options: Pa
 		const bins = d3.bin().domain([lo, hi]).thresholds(d3.range(lo, hi, (hi - lo) / o.bins))(logs);
 		const y = d3.scaleLinear().domain([0, d3.max(bins, (b) => b.length) || 1]).nice().range([h, 0]);
 		const g = root.append('g').attr('transform', `translate(${margin.left},${margin.top})`);
+		const decades = d3.range(Math.ceil(lo), Math.floor(hi) + 1); // ticks at powers of ten
 		const bars = g.append('g').selectAll('rect').data(bins).join('rect')
 			.attr('x', (b) => x(b.x0!) + 0.5)
 			.attr('width', (b) => Math.max(0, x(b.x1!) - x(b.x0!) - 1))
@@ -62,7 +63,7 @@ export function iprHistogram(target: Target, data: IprHistogramData, options: Pa
 			.attr('data-count', (b) => b.length);
 		const colorBars = (c: number | null) => bars.attr('fill', (b) => (c !== null && b.x1! <= c ? o.belowColor : o.aboveColor));
 		colorBars(chi);
-		g.append('g').attr('transform', `translate(0,${h})`).call(d3.axisBottom(x).ticks(6).tickFormat((v) => o.format(10 ** +v)));
+		g.append('g').attr('transform', `translate(0,${h})`).call(d3.axisBottom(x).tickValues(decades.length >= 2 ? decades : x.ticks(4)).tickFormat((v) => o.format(10 ** +v)));
 		g.append('g').call(d3.axisLeft(y).ticks(4));
 		g.append('text').attr('x', w / 2).attr('y', h + 30).attr('text-anchor', 'middle').attr('fill', 'currentColor').text('IPR (log scale)');
 		if (chi === null) return;

@@ -4,7 +4,7 @@
 // figure as drawn; a readout under the map names the hovered cell and its value.
 import * as d3 from 'd3';
 import { colorRamp } from './legend';
-import { formatNumber, mountSvg, sizeSvg, figureHandle, type FigureHandle, type Target } from './figure';
+import { formatNumber, mountSvg, sizeSvg, figureHandle, SVG_NS, type FigureHandle, type Target } from './figure';
 
 export interface NeuronGridData {
 	p: number;
@@ -66,7 +66,7 @@ export function neuronGrid(target: Target, data: NeuronGridData, options: Partia
 		for (let r = 0; r < p; r++)
 			for (let c = 0; c < p; c++) {
 				const v = values[r * p + c];
-				const rect = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+				const rect = svg.ownerDocument.createElementNS(SVG_NS, 'rect');
 				rect.setAttribute('x', (c * cell).toFixed(2));
 				rect.setAttribute('y', (r * cell).toFixed(2));
 				rect.setAttribute('width', String(w));

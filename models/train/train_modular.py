@@ -9,8 +9,7 @@ wrong random label (label corruption, Doshi et al. 2023, "To grok or not to grok
 the split and the corrupted labels (same data seed); they differ in weight decay only.
 
 Model: a one-layer TransformerLens folder (Nanda et al. 2023): d_model 128, 4 heads of 32, d_mlp 512,
-ReLU, no LayerNorm, learned positions, untied unembedding with bias. AdamW on minibatches of a quarter of the training set (a seeded
-permutation per epoch), constant lr after a short warm-up, loss at the `=` position only.
+ReLU, no LayerNorm, learned positions, untied unembedding with bias. AdamW on minibatches of 512 (a seeded permutation per epoch), constant lr after a short warm-up, loss at the `=` position only.
 
 Writes models/<name>/: config.json, model.safetensors (F32), tokenizer.json, tokenizer_config.json,
 all.jsonl (all p² pairs, a-major), train.jsonl, test.jsonl (each row's meta: a, b, split, corrupted,
@@ -37,11 +36,11 @@ from reference import Reference, Spec, canonical_shapes  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P = 97
 
-COMMON = dict(p=P, train_frac=0.5, xi=0.2, data_seed=97, init_seed=0, lr=2e-3, betas=(0.9, 0.98),
-              warmup=10, batch=1176, steps=10000, log_every=100)
+COMMON = dict(p=P, train_frac=0.7, xi=0.1, data_seed=97, init_seed=0, lr=4e-3, betas=(0.9, 0.98),
+              warmup=10, anneal=2000, batch=512, steps=10000, log_every=100)
 PRESETS = {
-    "mod-97": dict(COMMON, wd=0.3),
-    "mod-97-wd": dict(COMMON, wd=2.0, twin=True),
+    "mod-97": dict(COMMON, wd=0.6),
+    "mod-97-wd": dict(COMMON, wd=1.5, steps=1000, anneal=1, twin=True),  # no decay: a lower lr lets it memorize
 }
 GROUPS = ("train_clean", "train_corrupted", "train_corrupted_true", "test")
 
@@ -184,7 +183,7 @@ def group_accuracies(model, data):
 
 # -- checkpoint choice --------------------------------------------------------------------------
 def pick_checkpoints(log, twin):
-    """Up to four steps that show the dynamics, by fixed rules on the log (a rerun picks the same ones)."""
+    """Steps that show the dynamics, by fixed rules on the log (a rerun picks the same ones)."""
     def first(cond, after=-1):
         return next((e["step"] for e in log if e["step"] > after and cond(e)), None)
     mem = first(lambda e: e["train_corrupted"] >= 0.9)            # corrupted labels memorized
@@ -218,7 +217,9 @@ def train(name, preset, out, threads=1, progress=True):
     spec = spec_for(p)
     model = Reference(spec, init_weights(spec, preset["init_seed"]))
     opt = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=preset["betas"], weight_decay=preset["wd"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / preset["warmup"]))
+    steps, warm, anneal = preset["steps"], preset["warmup"], preset["anneal"]
+    sched = torch.optim.lr_scheduler.LambdaLR(  # warm-up, constant, then linear decay to 0 over the last `anneal`
+        opt, lambda s: min(1.0, (s + 1) / warm, (steps - s) / anneal))
     log, snaps, t0 = [], {}, time.time()
     gen = torch.Generator().manual_seed(preset["init_seed"] + 1)
     batch = min(preset["batch"], len(x))
@@ -227,14 +228,14 @@ def train(name, preset, out, threads=1, progress=True):
         if step % preset["log_every"] == 0:
             with torch.no_grad():
                 loss0 = F.cross_entropy(last_logits(model, x), y).item()
-            entry = {"step": step, "loss": round(loss0, 5), **group_accuracies(model, data)}
+            entry = {"step": step, "loss": float(f"{loss0:.6g}"), **group_accuracies(model, data)}
             log.append(entry)
             snaps[step] = {k: v.half() for k, v in model.weights().items()}
             if progress:
                 print(json.dumps(entry), f"{time.time() - t0:.0f}s", flush=True)
         if step == preset["steps"]:
             break
-        if len(order) == 0:  # a fresh seeded permutation each epoch; batch divides it (4704 = 4 * 1176)
+        if len(order) == 0:  # a fresh seeded permutation each epoch, cut into batches (the last one shorter)
             order = list(torch.randperm(len(x), generator=gen).split(batch))
         idx = order.pop(0)
         loss = F.cross_entropy(last_logits(model, x[idx]), y[idx])
@@ -261,15 +262,25 @@ def train(name, preset, out, threads=1, progress=True):
             "data_seed": preset["data_seed"], "init_seed": preset["init_seed"], "steps": preset["steps"],
             "batch": preset["batch"], "train_pairs": len(train_pairs), "corrupted_pairs": len(corr),
             "test_pairs": len(test), "lr": preset["lr"], "betas": list(preset["betas"]),
-            "warmup": preset["warmup"], "weight_decay": preset["wd"], "threads": threads,
+            "warmup": preset["warmup"], "anneal": preset["anneal"], "weight_decay": preset["wd"], "threads": threads,
             "train_seconds": round(elapsed, 1), "twin": preset.get("twin", False), "final": final, "checkpoints": chosen, "spec": spec.to_dict()}
     with open(os.path.join(out, "train_meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
-    with open(os.path.join(out, "training_log.json"), "w") as f:
-        json.dump({"model": name, "groups": list(GROUPS), "log_every": preset["log_every"],
-                   "train_seconds": round(elapsed, 1), "log": log}, f, separators=(",", ":"))
+    write_log(out, name, preset["log_every"], elapsed, log, len(clean), len(corr))
     write_card(out, meta, log)
     return meta, log
+
+
+def write_log(out, name, log_every, elapsed, log, n_clean, n_corrupted):
+    """training_log.json: per logged step the loss and the four group accuracies, plus the two fields the
+    dashboard's training curves read (src/lib/core/model/trainingLog.ts): `exact`, the accuracy on the
+    whole training set against the trained labels, and `heldout_exact`, the test accuracy."""
+    n = n_clean + n_corrupted
+    rows = [dict(e, exact=round((e["train_clean"] * n_clean + e["train_corrupted"] * n_corrupted) / n, 4),
+                 heldout_exact=e["test"]) for e in log]
+    with open(os.path.join(out, "training_log.json"), "w") as f:
+        json.dump({"model": name, "groups": list(GROUPS), "log_every": log_every,
+                   "train_seconds": round(elapsed, 1), "subtasks": None, "log": rows}, f, separators=(",", ":"))
 
 
 def write_card(out, meta, log):
@@ -311,12 +322,15 @@ def write_card(out, meta, log):
         f"({meta['corrupted_pairs']} pairs)",
         f"- train, corrupted, against the true answer: **{pct(f_['train_corrupted_true'])}**",
         f"- test (held-out pairs): **{pct(f_['test'])}** ({meta['test_pairs']} pairs)", "",
+        *([f"Short of the 95% test accuracy aimed at (issue 13): memorization is complete, generalization "
+           f"reaches {pct(f_['test'])}.", ""] if not twin and f_["test"] < 0.95 else []),
         "The CLI gives the same numbers: `node bin/arithlens.js eval --model models/" + meta["name"]
         + " --prompts models/" + meta["name"] + "/test.jsonl` (and `train.jsonl`).", "",
         "## Training", "",
         f"- command: `{meta['command']}` (seeds fixed in the preset: data {meta['data_seed']}, init {meta['init_seed']}; "
         "a rerun gives the same weights)",
-        f"- {meta['steps']} steps of batch {meta['batch']} (a quarter of the training set; a seeded permutation per epoch), AdamW lr {meta['lr']} (linear warm-up over {meta['warmup']} steps, then constant), "
+        f"- {meta['steps']} steps of batch {meta['batch']} (a seeded permutation of the training set per epoch, the last batch of each shorter), AdamW lr {meta['lr']} (linear warm-up over {meta['warmup']} steps, then constant"
+        + (f", then linear decay to 0 over the last {meta['anneal']} steps" if meta["anneal"] > 1 else "") + "), "
         f"betas {tuple(meta['betas'])}, weight decay {meta['weight_decay']} on every parameter; cross-entropy at `=` only",
         f"- wall time {meta['train_seconds'] / 60:.1f} min on a 2-core CPU shared with other work, one thread "
         "(`torch.set_num_threads(1)`), Debian's torch 1.13 with OpenBLAS",

@@ -80,7 +80,7 @@ def test_fast_forward_equals_the_reference_at_the_last_position():
 
 
 def test_a_tiny_training_run_writes_a_loadable_folder(tmp_path):
-    preset = dict(tm.COMMON, p=11, steps=6, log_every=2, wd=1.0, twin=True)
+    preset = dict(tm.COMMON, p=11, steps=6, log_every=2, anneal=3, wd=1.0, twin=True)
     out = str(tmp_path / "mod-11")
     meta, log = tm.train("mod-11-wd", preset, out, progress=False)
     assert [e["step"] for e in log] == [0, 2, 4, 6]
@@ -93,7 +93,7 @@ def test_a_tiny_training_run_writes_a_loadable_folder(tmp_path):
     with open(os.path.join(out, "all.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     assert len(rows) == 121 and sum(r["meta"]["split"] == "train" for r in rows) == meta["train_pairs"]
-    assert sum(r["meta"]["corrupted"] for r in rows) == meta["corrupted_pairs"] == round(0.2 * meta["train_pairs"])
+    assert sum(r["meta"]["corrupted"] for r in rows) == meta["corrupted_pairs"] == round(preset["xi"] * meta["train_pairs"])
     # the folder's weights give the accuracies the meta reports
     pairs = [(r["meta"]["a"], r["meta"]["b"]) for r in rows if r["meta"]["split"] == "test"]
     x = torch.tensor([tm.encode(r["prompt"], 11) for r in rows if r["meta"]["split"] == "test"])
@@ -104,7 +104,7 @@ def test_a_tiny_training_run_writes_a_loadable_folder(tmp_path):
 
 
 def test_training_is_reproducible(tmp_path):
-    preset = dict(tm.COMMON, p=11, steps=4, log_every=2, wd=0.3)
+    preset = dict(tm.COMMON, p=11, steps=4, log_every=2, anneal=2, wd=0.3)
     _, log1 = tm.train("mod-11", preset, str(tmp_path / "a"), progress=False)
     _, log2 = tm.train("mod-11", preset, str(tmp_path / "b"), progress=False)
     assert log1 == log2

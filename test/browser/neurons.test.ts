@@ -95,8 +95,9 @@ describe('Neurons panel', () => {
 		expect(await oneLine(page, 'neurons-unavailable')).toMatch(/^Neuron lens: not a full modular prompt set: 20 records, but p = \d+ .*pairs/);
 		await expect(page.getByTestId('neurons-run').count()).resolves.toBe(0);
 
-		// the modular set: every pair, with its split and corrupted labels
-		await page.getByTestId('prompt-file').setInputFiles(join(folder, 'all.jsonl'));
+		// the modular set: the folder's all.jsonl, every pair with its split and corrupted labels
+		await page.getByTestId('neurons-model-prompts').click();
+		await page.waitForFunction(() => document.body.textContent?.includes('Using all.jsonl'), null, { timeout: 60_000 });
 		await page.getByTestId('neurons-run').click();
 		await page.getByTestId('neurons-prune').waitFor({ timeout: 240_000 });
 

@@ -8,6 +8,7 @@ import { CircuitState } from './circuit.svelte';
 import { FlowState } from './flow.svelte';
 import { CompareState } from './compare.svelte';
 import { bundledUrl, ModelState, type ModelChoice } from './model.svelte';
+import { allPairs } from './modularTask';
 import { NeuronsState } from './neurons.svelte';
 import { PatternState } from './pattern.svelte';
 import { ScanState, type ScanInputs, type ScanProvenance } from './scan.svelte';
@@ -126,6 +127,8 @@ export class Dashboard {
 		if (!opts.keepTask && choice.kind === 'bundled') {
 			const spec = modelTaskSpec(choice.id, this.model.catalog?.models.find((m) => m.id === choice.id)?.task);
 			if (spec) [this.task.spec, this.task.file] = [spec, null];
+			const pairs = spec && allPairs(spec); // a modular model is read on every pair (the neuron lens needs them)
+			if (pairs) this.task.n = pairs;
 		}
 		if (await this.model.load(choice)) {
 			void this.neurons.findCheckpoints(this.modelBaseUrl);
@@ -154,6 +157,19 @@ export class Dashboard {
 		await this.flow.attribute(prompts, this.promptsKey);
 		// the neuron lens: one batched capture of the p² pairs, only where the set is a full modular one
 		if (!NeuronsState.unavailable(prompts)) await this.neurons.compute(prompts, this.promptsKey);
+	}
+
+	/** Use the model folder's all.jsonl (a modular model's pairs with the split it was trained on) as the prompt set. */
+	async useModelPrompts(): Promise<void> {
+		const url = this.neurons.promptFile;
+		if (!url) return;
+		try {
+			const res = await fetch(url);
+			if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+			await this.task.loadFile(new File([await res.blob()], 'all.jsonl'));
+		} catch (e) {
+			this.task.fileError = (e as Error).message;
+		}
 	}
 
 	/** The folder the loaded model was read from (its checkpoints sit under it); null for hub and dropped models. */

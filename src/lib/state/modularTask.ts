@@ -14,5 +14,15 @@ export function modularSpec(task: Task, change: Partial<Modular> = {}): { spec: 
 	return { spec, n: distinctProblems(parseTaskSpec(spec)) };
 }
 
+/** Every pair of a modular spec's split (what the neuron lens needs); null for other specs. */
+export function allPairs(spec: string): number | null {
+	try {
+		const task = parseTaskSpec(spec);
+		return task.modulus ? distinctProblems(task) : null;
+	} catch {
+		return null;
+	}
+}
+
 /** The digit task the builder goes back to from a modular one. */
 export const DIGITS_SPEC = 'add:3:eos';

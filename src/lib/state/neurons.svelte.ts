@@ -48,6 +48,8 @@ export class NeuronsState {
 	sortBy = $state<NeuronSort>('ipr');
 	/** Training checkpoints and the log of the loaded model folder, when it has them. */
 	source = $state.raw<CheckpointSource | null>(null);
+	/** URL of the model folder's all.jsonl (every pair with the split it was trained on), when it has one. */
+	promptFile = $state<string | null>(null);
 
 	#client: EngineClient;
 
@@ -128,8 +130,9 @@ export class NeuronsState {
 
 	/** Reads train_meta.json (its checkpoint steps) and training_log.json of a model folder, if it has them. */
 	async findCheckpoints(base: string | null): Promise<void> {
-		this.source = null;
+		[this.source, this.promptFile] = [null, null];
 		if (!base) return;
+		void fetch(`${base}/all.jsonl`, { method: 'HEAD' }).then((r) => r.ok && (this.promptFile = `${base}/all.jsonl`), () => undefined);
 		try {
 			const [meta, log] = await Promise.all([fetch(`${base}/train_meta.json`), fetch(`${base}/training_log.json`)]);
 			if (!meta.ok) return;
@@ -168,6 +171,6 @@ export class NeuronsState {
 
 	clear(): void {
 		[this.lens, this.grid, this.pruning, this.sweep, this.importance, this.checkpoints].forEach((m) => m.clear());
-		this.source = null;
+		[this.source, this.promptFile] = [null, null];
 	}
 }

@@ -35,7 +35,7 @@ describe('arithlens neurons', () => {
 	});
 
 	it.each([
-		[['--task', 'add-3d', '--n', '8'], /not a full modular prompt set: 8 records.*--importance scores the neurons of any model/],
+		[['--task', 'add-3d', '--n', '8'], /not a modular prompt set: record 1 \(".*"\) comes from a digit task \(meta.op 'add', no meta.p\).*--importance scores the neurons of any model/],
 		[['--task', 'add:p13', '--layer', '3'], /--layer: 3 is not a block of this model \(0 to 2\)/],
 		[['--task', 'add:p13', '--r=-1'], /--r: '-1' is not a decimal number > 0/],
 		[['--task', 'add:p13', '--ablation', 'resample'], /--ablation: 'resample' is not one of zero, mean/],
@@ -47,7 +47,7 @@ describe('arithlens neurons', () => {
 		expect(r.stderr).toMatch(message);
 	});
 
-	it('a grid whose records lack meta.a / meta.b, or repeat a pair, is refused naming the record; nothing is written', async () => {
+	it('a file that is not the full grid, lacks meta.a / meta.b, or repeats a pair is refused naming the record; nothing is written', async () => {
 		const dir = tempDir('arithlens-cli-');
 		const out = join(dir, 'n.json');
 		const rows = Array.from({ length: 4 }, (_, i) => ({ prompt: `${i >> 1}+${i & 1}=`, answer: `${(i >> 1) + (i & 1)}`, meta: { a: i >> 1, b: i & 1 } }));
@@ -55,7 +55,9 @@ describe('arithlens neurons', () => {
 		writeFileSync(noMeta, rows.map((r, i) => JSON.stringify(i === 2 ? { prompt: r.prompt, answer: r.answer } : r)).join('\n') + '\n');
 		const twice = join(dir, 'twice.jsonl');
 		writeFileSync(twice, rows.map((r, i) => JSON.stringify(i === 3 ? { ...r, meta: { a: 0, b: 0 } } : r)).join('\n') + '\n');
-		for (const [file, message] of [[noMeta, /record 3 \("1\+0="\) has no integer meta.a and meta.b/], [twice, /records 1 and 4 are both the pair \(0, 0\)/]] as const) {
+		const partial = join(dir, 'partial.jsonl');
+		writeFileSync(partial, rows.slice(0, 3).map((r) => JSON.stringify(r)).join('\n') + '\n');
+		for (const [file, message] of [[partial, /not a full modular prompt set: 3 records, but p = 2 \(the largest operand \+ 1\) has p² = 4 pairs/], [noMeta, /record 3 \("1\+0="\) has no integer meta.a and meta.b/], [twice, /records 1 and 4 are both the pair \(0, 0\)/]] as const) {
 			const r = await runCli(['neurons', '--model', 'models/add-3d', '--prompts', file, '--json', out]);
 			expect(r.code).toBe(2);
 			expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -3,16 +3,15 @@
 // per-neuron summaries, one neuron's grid and spectrum on request, pruning below χ, the sweep, per-neuron
 // importance, and the IPR distribution of each training checkpoint (each loaded here, one at a time).
 import { encodePromptSet } from '$lib/core/experiments';
-import { otsuThreshold, spectrum } from '$lib/core/experiments/fourier';
+import { spectrum } from '$lib/core/experiments/fourier';
 import {
-	activationGrids,
 	modularLayout,
+	neuronLens,
 	NeuronLensError,
 	neuronImportance,
 	PruneScorer,
 	pruneBelow,
 	pruneSweep,
-	summarizeNeurons,
 	type ModularLayout,
 	type NeuronImportance,
 	type NeuronSummary,
@@ -47,38 +46,20 @@ function lensOf(): Lens {
 	return current;
 }
 
-/** The blocks to read, checked as core's neuronLens checks them (one-line errors). */
-function blocks(spec: Spec, layer: number | undefined): number[] {
-	if (spec.attn_only) throw new NeuronLensError('this model is attention-only: it has no MLP neurons');
-	if (layer === undefined) return Array.from({ length: spec.n_layers }, (_, l) => l);
-	if (!Number.isInteger(layer) || layer < 0 || layer >= spec.n_layers) throw new NeuronLensError(`layer ${layer} is not a block of this model (0 to ${spec.n_layers - 1})`);
-	return [layer];
-}
-
-/** Grids and Fourier summaries of every neuron of `layers` (core's neuronLens, keeping the grids). */
-async function gridsAndSummaries(engine: Engine, set: Parameters<typeof activationGrids>[1], layout: ModularLayout, layers: number[], r: number, signal: AbortSignal, onProgress: Progress) {
-	const grids = await activationGrids(engine, set, layout, layers, { signal, onProgress });
-	signal.throwIfAborted();
-	return { grids, neurons: summarizeNeurons(grids, layout.p, r, onProgress) };
-}
-
 export async function lens(args: NeuronsArgs, signal: AbortSignal, onProgress: Progress): Promise<NeuronsView> {
 	const layout = modularLayout(args.prompts);
 	const ctx = scanContext(args.prompts);
-	const layers = blocks(ctx.spec, args.layer);
 	const r = args.r ?? 2;
-	const { grids, neurons } = await gridsAndSummaries(ctx.engine, ctx.set, layout, layers, r, signal, onProgress);
-	const value = args.threshold ?? otsuThreshold(neurons.map((n) => n.ipr));
-	const live = neurons.filter((n) => Number.isFinite(n.ipr));
-	const memorizing = live.filter((n) => n.ipr < value).length;
+	const found = await neuronLens(ctx.engine, ctx.set, layout, { layers: args.layer === undefined ? undefined : [args.layer], r, threshold: args.threshold, signal, onProgress });
+	const { grids, neurons, threshold, counts } = found;
 	current = { ctx, records: args.prompts, layout, grids, neurons, scorers: new Map() };
 	return {
 		p: layout.p,
 		r,
 		neurons,
-		threshold: { value, from: args.threshold === undefined ? 'otsu' : 'given' },
-		counts: { memorizing, generalizing: live.length - memorizing, dead: neurons.length - live.length },
-		layers,
+		threshold,
+		counts,
+		layers: [...grids.keys()],
 		hasSplit: layout.hasSplit,
 		groups: { train_clean: layout.groups.train_clean.length, train_corrupted: layout.groups.train_corrupted.length, test: layout.groups.test.length }
 	};
@@ -112,7 +93,7 @@ export function sweep(args: SweepArgs, signal: AbortSignal, onProgress: Progress
 /** Ablation score of every neuron (zero ablation, as the CLI's default), on any prompt set. */
 export function importance(args: { prompts: PromptRecord[]; layer?: number }, signal: AbortSignal, onProgress: Progress): Promise<NeuronImportance[]> {
 	const ctx = scanContext(args.prompts);
-	return neuronImportance(ctx, { layers: blocks(ctx.spec, args.layer), method: 'zero', signal, onProgress });
+	return neuronImportance(ctx, { layers: args.layer === undefined ? undefined : [args.layer], method: 'zero', signal, onProgress });
 }
 
 const quantile = (sorted: number[], q: number) => {
@@ -133,7 +114,7 @@ export async function checkpointIprs(args: CheckpointsArgs, signal: AbortSignal,
 		const { engine } = await buildEngine(model, info.backend); // the backend the page's model runs on
 		try {
 			const set = encodePromptSet(model.tokenizer, args.prompts, model.spec.pos === 'none' ? Infinity : model.spec.n_ctx);
-			const { neurons } = await gridsAndSummaries(engine, set, layout, blocks(model.spec, args.layer), args.r ?? 2, signal, () => undefined);
+			const { neurons } = await neuronLens(engine, set, layout, { layers: args.layer === undefined ? undefined : [args.layer], r: args.r ?? 2, signal });
 			const iprs = neurons.map((n) => n.ipr).filter(Number.isFinite).sort((a, b) => a - b);
 			out.push({ step: c.step, q1: quantile(iprs, 0.25), median: quantile(iprs, 0.5), q3: quantile(iprs, 0.75), below: iprs.filter((v) => v < args.threshold).length / iprs.length, n: iprs.length });
 		} finally {

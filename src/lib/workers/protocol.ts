@@ -175,7 +175,8 @@ export interface NeuronsArgs {
 }
 
 /** The neuron lens of a full modular prompt set (core/experiments/neurons.ts); the grids stay in the worker. */
-export interface NeuronsView extends NeuronLensResult {
+/** The lens as the page gets it: the summaries, without the grids (they stay in the worker). */
+export interface NeuronsView extends Omit<NeuronLensResult, 'grids'> {
 	layers: number[];
 	/** The records carry split, corrupted and true_answer, so pruning can be scored per group. */
 	hasSplit: boolean;

@@ -9,6 +9,7 @@
 // Per-neuron ablation importance works on any model and prompt set (neuronImportance).
 import { tokenizeScored, type ArithTokenizer } from '../model/index';
 import { hookName } from '../model/hooks';
+import type { Spec } from '../model/spec';
 import type { Engine } from '../runtime/engine';
 import type { PromptRecord } from '../tasks/promptFile';
 import { createRng } from '../tasks/rng';
@@ -51,6 +52,9 @@ export function modularLayout(records: readonly PromptRecord[]): ModularLayout {
 	const metas = records.map((r) => (r.meta ?? {}) as Record<string, unknown>);
 	const bad = metas.findIndex((m) => !Number.isInteger(m.a) || !Number.isInteger(m.b));
 	if (bad >= 0) throw new NeuronLensError(`not a modular prompt set: record ${bad + 1} (${JSON.stringify(records[bad].prompt)}) has no integer meta.a and meta.b (DESIGN §10)`);
+	// a digit task's generated records carry meta.op but no meta.p: their a, b are not residues of anything
+	const digits = metas.findIndex((m) => typeof m.op === 'string' && !Number.isInteger(m.p));
+	if (digits >= 0) throw new NeuronLensError(`not a modular prompt set: record ${digits + 1} (${JSON.stringify(records[digits].prompt)}) comes from a digit task (meta.op '${metas[digits].op}', no meta.p); use a modular task such as add:p97`);
 	// p from meta.p (generated sets carry it), else from the largest operand
 	const p = Number.isInteger(metas[0].p) ? (metas[0].p as number) : 1 + metas.reduce((m, x) => Math.max(m, x.a as number, x.b as number), 0);
 	if (p * p !== records.length)
@@ -244,20 +248,28 @@ export interface NeuronLensResult {
 	p: number;
 	r: number;
 	neurons: NeuronSummary[];
+	/** The activation grids the summaries come from, per layer [M, p²] (the page's worker keeps them for one neuron's view). */
+	grids: Map<number, Float32Array>;
 	/** χ: from the caller, or Otsu's split of log10 IPR (fourier.ts). */
 	threshold: { value: number; from: 'given' | 'otsu' };
 	/** Live neurons below and at or above χ, and dead ones. */
 	counts: { memorizing: number; generalizing: number; dead: number };
 }
 
+/** The blocks whose neurons to read (default every one), checked: one-line errors for an attention-only model or a layer it lacks. */
+export function lensLayers(s: Spec, layers?: readonly number[]): number[] {
+	if (s.attn_only) throw new NeuronLensError('this model is attention-only: it has no MLP neurons');
+	const out = layers ? [...layers] : Array.from({ length: s.n_layers }, (_, l) => l);
+	for (const l of out) if (!Number.isInteger(l) || l < 0 || l >= s.n_layers) throw new NeuronLensError(`layer ${l} is not a block of this model (0 to ${s.n_layers - 1})`);
+	return out;
+}
+
 /** Grids, spectra and the threshold of every neuron of a full modular set. */
 export async function neuronLens(engine: Engine, set: PromptSet, layout: ModularLayout, options: LensOptions & { threshold?: number } = {}): Promise<NeuronLensResult> {
-	const s = engine.spec;
-	if (s.attn_only) throw new NeuronLensError('this model is attention-only: it has no MLP neurons');
-	const layers = options.layers ?? Array.from({ length: s.n_layers }, (_, l) => l);
-	for (const l of layers) if (!Number.isInteger(l) || l < 0 || l >= s.n_layers) throw new NeuronLensError(`layer ${l} is not a block of this model (0 to ${s.n_layers - 1})`);
+	const layers = lensLayers(engine.spec, options.layers);
 	const r = options.r ?? 2;
 	const grids = await activationGrids(engine, set, layout, layers, options);
+	options.signal?.throwIfAborted();
 	const neurons = summarizeNeurons(grids, layout.p, r, options.onProgress);
 	const value = options.threshold ?? otsuThreshold(neurons.map((n) => n.ipr));
 	const live = neurons.filter((n) => Number.isFinite(n.ipr));
@@ -266,6 +278,7 @@ export async function neuronLens(engine: Engine, set: PromptSet, layout: Modular
 		p: layout.p,
 		r,
 		neurons,
+		grids,
 		threshold: { value, from: options.threshold === undefined ? 'otsu' : 'given' },
 		counts: { memorizing, generalizing: live.length - memorizing, dead: neurons.length - live.length }
 	};
@@ -280,8 +293,7 @@ export interface NeuronImportance extends NeuronRef {
 /** Per-neuron ablation scores on any model and prompt set: one scan row per (neuron, prompt), [B,L,M] masks. */
 export async function neuronImportance(ctx: ScanContext, options: ScanOptions & { method?: 'zero' | 'mean'; layers?: readonly number[] } = {}): Promise<NeuronImportance[]> {
 	const s = ctx.spec;
-	if (s.attn_only) throw new NeuronLensError('this model is attention-only: it has no MLP neurons');
-	const layers = options.layers ?? Array.from({ length: s.n_layers }, (_, l) => l);
+	const layers = lensLayers(s, options.layers);
 	const neurons: NeuronRef[] = layers.flatMap((layer) => Array.from({ length: s.d_mlp }, (_, neuron) => ({ layer, neuron })));
 	const components: Component[] = neurons.map((n) => ({ kind: 'neuron', ...n }));
 	const table = await runScan(ctx, components, ablationRecipe(ctx.set, options.method ?? 'mean', undefined, true), options);

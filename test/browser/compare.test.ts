@@ -1,7 +1,8 @@
 // The compare view end to end in headless Chromium on WASM: the loaded model (mul-2d) and a second
 // one (its training checkpoint at step 500) scanned the same way; the difference map the page draws
-// equals the difference `arithlens scan --compare` writes for the same prompts, and a model of
-// another shape shows a visible one-line error. A screenshot goes to docs/screenshots/compare.png.
+// equals the difference `arithlens scan --compare` writes for the same prompts; a folder written by
+// models/train/finetune.py (add-3d, top-2 heads of a mean scan, a few steps) loads and compares; a
+// model of another shape shows a visible one-line error. A screenshot goes to docs/screenshots/compare.png.
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/compare.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,8 @@ import { headScores, openDashboard, waitForScan } from './dashboardPage';
 import { tempDir } from '../tempDir';
 
 const BUILD = join(REPO, 'build');
+/** A model fine-tuned by models/train/finetune.py along an arithlens head-mask plan, made in beforeAll. */
+const FINETUNED = tempDir('arithlens-finetuned-');
 const TOL = 1e-4;
 const CHECKPOINT = 'models/mul-2d/checkpoints/step-500';
 
@@ -26,8 +29,14 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
 	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
 		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+	// the loop a user closes: scan, plan the top 2 heads, fine-tune them (a few steps), look at the result
+	const cli = (...args: string[]) => execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), ...args], { cwd: REPO, stdio: 'pipe' });
+	cli('scan', '--model', 'models/add-3d', '--task', 'add-3d', '--n', '40', '--method', 'mean', '--json', join(FINETUNED, 'scan.json'));
+	cli('plan', '--scan', join(FINETUNED, 'scan.json'), '--top', '2', '--format', 'mask', '--model', 'models/add-3d', '--out', join(FINETUNED, 'plan.json'));
+	execFileSync('/usr/bin/python3', [join(REPO, 'models/train/finetune.py'), 'models/add-3d', '--plan', join(FINETUNED, 'plan.json'), '--task', 'add-3d', '--steps', '5', '--lr', '3e-3', '--eval-n', '50', '--out', join(FINETUNED, 'model')], { cwd: REPO, stdio: 'pipe' });
 	server = await serveStatic([
 		['/test/fixtures/', join(REPO, 'test/fixtures')],
+		['/finetuned/', join(FINETUNED, 'model')],
 		['/', BUILD]
 	]);
 	browser = await launchChromium();
@@ -46,7 +55,7 @@ async function compareWith(page: Page, url: string): Promise<void> {
 }
 
 describe('compare view', () => {
-	it('mul-2d vs its step-500 checkpoint: the difference map equals scan --compare', async () => {
+	it('mul-2d vs its step-500 checkpoint: the difference map equals scan --compare; a fine-tuned add-3d compares too', async () => {
 		const page = await browser.context.newPage();
 		await page.setViewportSize({ width: 1400, height: 1000 });
 		page.on('pageerror', (e) => void pageErrors.push(e.message));
@@ -72,6 +81,16 @@ describe('compare view', () => {
 		expect(accuracy).toBeCloseTo(cli.compare.clean.accuracy, 6);
 		mkdirSync(join(REPO, 'docs/screenshots'), { recursive: true });
 		await page.locator('section[aria-labelledby="compare-heading"]').screenshot({ path: join(REPO, 'docs/screenshots/compare.png') });
+
+		// a folder written by finetune.py loads, evaluates and compares in the page
+		await openDashboard(page, server.url, '?model=add-3d&backend=wasm&n=24&seed=1&method=mean');
+		await waitForScan(page);
+		await compareWith(page, '/finetuned');
+		await page.getByTestId('compare-summary').waitFor();
+		const moved = await headScores(page, 'cmp-diff-head-cell');
+		expect(moved).toHaveLength(12);
+		expect(moved.some((c) => c.score !== 0), 'fine-tuning two heads changed some scores').toBe(true);
+		expect(Number(await page.getByTestId('compare-table').locator('td[data-value]').first().getAttribute('data-value'))).toBeGreaterThan(0.5);
 
 		await compareWith(page, '/test/fixtures/models/tiny-gpt2');
 		const error = await page.getByTestId('compare-error').textContent();

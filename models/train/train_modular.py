@@ -354,9 +354,12 @@ def main():
     ap.add_argument("--out", help="output folder (default models/<name>)")
     ap.add_argument("--steps", type=int, help="override the preset's step count (exploration)")
     ap.add_argument("--wd", type=float, help="override the preset's weight decay (exploration)")
+    ap.add_argument("--train-frac", type=float, help="override the preset's training fraction (exploration)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     preset = dict(PRESETS[args.name])
+    if args.train_frac is not None:
+        preset["train_frac"] = args.train_frac
     if args.steps:
         preset["steps"] = args.steps
     if args.wd is not None:

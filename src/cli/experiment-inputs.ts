@@ -7,7 +7,7 @@ import { promptSetOverBudget } from '../lib/core/experiments/cost';
 import { counterfactualSubset, encodePromptSet, sequenceLength, type CounterfactualNeed, type PromptSet } from '../lib/core/experiments/prompts';
 import { correctRecords } from '../lib/core/experiments/evaluate';
 import { ScanContext, type ScanProgress } from '../lib/core/experiments/scan';
-import { sha256Hex } from '../lib/core/export/provenance';
+import { makeProvenance, sha256Hex, type Provenance } from '../lib/core/export/provenance';
 import { maxOf } from '../lib/core/model/arrays';
 import { DEFAULT_MAX_BYTES, estimateBytes, loadModel, storedWeightBytes, type ArithTokenizer, type LoadedModel, type WeightPrecision } from '../lib/core/model/index';
 import type { Engine } from '../lib/core/runtime/engine';
@@ -236,6 +236,26 @@ export async function loadForExperiment(flags: { model?: string; revision?: stri
 	} finally {
 		progress.done();
 	}
+}
+
+/**
+ * The provenance of a command's report (DESIGN §7): the model, the prompts as given, the method and
+ * metric, the prompts measured and the backend. The seed is the prompt set's when it was drawn.
+ */
+export function reportProvenance(loaded: Pick<Loaded, 'model' | 'engine'>, prompts: PromptSource, ran: { method: string; metric: string; n: number; seed?: number | null }): Provenance {
+	const { source } = loaded.model;
+	return makeProvenance({
+		arithlens_version: VERSION,
+		model: { id: source.id, revision: source.revision, weights_sha256: source.weightsSha256 },
+		task: prompts.task,
+		prompt_file_sha256: prompts.promptFileSha256,
+		prompt_file: prompts.promptFile,
+		method: ran.method,
+		metric: ran.metric,
+		n_prompts: ran.n,
+		seed: ran.seed !== undefined ? ran.seed : prompts.generated ? prompts.seed : null,
+		backend: loaded.engine.backend
+	});
 }
 
 /** A progress bar on stderr when it is a terminal: stage, bar, rows done / total, elapsed seconds. */

@@ -1,11 +1,10 @@
 // `arithlens attribute`: direct logit attribution and the logit lens (DESIGN §11) of a prompt set;
 // flag parsing and output only (core/experiments/attribution.ts computes, core/export/residual.ts writes).
 import { attributeSet, type AttributionResult } from '../../lib/core/experiments/attribution';
-import { makeProvenance } from '../../lib/core/export/provenance';
 import { attributionCsv, attributionJson, firstReadableLayer, topComponents } from '../../lib/core/export/residual';
 import { answerTokenTexts } from '../../lib/core/model/index';
 import { parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, VERSION, checkOutputs, loadForExperiment, progressBar, promptSource, rethrowAsInputAsync, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutputs, loadForExperiment, progressBar, promptSource, reportProvenance, rethrowAsInputAsync, writeAllAtomic } from '../experiment-inputs';
 import type { LoadedModel } from '../../lib/core/model/index';
 import type { PromptSet } from '../../lib/core/experiments/prompts';
 
@@ -80,18 +79,7 @@ export async function run(argv: string[]): Promise<number> {
 		await engine.dispose();
 	}
 	const tokens = positionTokens(model, loaded.set, result.positions.length);
-	const provenance = makeProvenance({
-		arithlens_version: VERSION,
-		model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
-		task: prompts.task,
-		prompt_file_sha256: prompts.promptFileSha256,
-		prompt_file: prompts.promptFile,
-		method: 'direct_logit_attribution',
-		metric: 'answer_logit',
-		n_prompts: loaded.set.prompts.length,
-		seed: prompts.generated ? prompts.seed : null,
-		backend: engine.backend
-	});
+	const provenance = reportProvenance(loaded, prompts, { method: 'direct_logit_attribution', metric: 'answer_logit', n: loaded.set.prompts.length });
 	const json = attributionJson({ provenance, tokens, result, perPrompt: flags['per-prompt'] });
 	const files = [
 		...(flags.json !== undefined ? [{ path: flags.json, data: json, flag: 'json' }] : []),

@@ -2,12 +2,11 @@
 // edges; flag parsing and output only (core/experiments/edges.ts computes, core/export/residual.ts writes).
 import { edgeScan, nodeName, type EdgeResult } from '../../lib/core/experiments/edges';
 import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
-import { makeProvenance } from '../../lib/core/export/provenance';
 import { circuitGraph, circuitGraphSvg, edgesCsv, edgesJson } from '../../lib/core/export/residual';
 import type { HeadRef, Spec } from '../../lib/core/model/spec';
 import { InputError, parseFlags } from '../errors';
 import {
-	COMMON_FLAGS, COMMON_HELP, VERSION, checkOutputs, intFlag, keepCounterfactuals, loadForExperiment, numberFlag, progressBar, promptSource, rethrowAsInputAsync, writeAllAtomic
+	COMMON_FLAGS, COMMON_HELP, checkOutputs, intFlag, keepCounterfactuals, loadForExperiment, numberFlag, progressBar, promptSource, reportProvenance, rethrowAsInputAsync, writeAllAtomic
 } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens edges --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
@@ -90,18 +89,7 @@ export async function run(argv: string[]): Promise<number> {
 		bar.done();
 		await engine.dispose();
 	}
-	const provenance = makeProvenance({
-		arithlens_version: VERSION,
-		model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
-		task: prompts.task,
-		prompt_file_sha256: prompts.promptFileSha256,
-		prompt_file: prompts.promptFile,
-		method: 'path_edges',
-		metric: 'answer_logit_rel',
-		n_prompts: result.n,
-		seed: prompts.generated ? prompts.seed : null,
-		backend: engine.backend
-	});
+	const provenance = reportProvenance(loaded, prompts, { method: 'path_edges', metric: 'answer_logit_rel', n: result.n });
 	const graph = circuitGraph(s, result.edges, threshold);
 	const json = edgesJson(provenance, result);
 	const title = `${provenance.model.id}: edges with |score| >= ${threshold} (${graph.links.length} of ${result.edges.length}), ${result.n} prompts`;

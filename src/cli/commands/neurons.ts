@@ -5,10 +5,9 @@
 import { neuronImportance, modularLayout, neuronLens, PruneScorer, pruneBelow, pruneSweep, GROUPS, type NeuronImportance, type NeuronLensResult, type PruneResult, type SweepPoint } from '../../lib/core/experiments/neurons';
 import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
 import { toCsv } from '../../lib/core/export/csv';
-import { makeProvenance } from '../../lib/core/export/provenance';
 import { distinctProblems, parseTaskSpec } from '../../lib/core/tasks';
 import { InputError, parseFlags } from '../errors';
-import { COMMON_FLAGS, COMMON_HELP, VERSION, checkOutputs, intFlag, loadForExperiment, numberFlag, progressBar, promptSource, rethrowAsInput, rethrowAsInputAsync, writeAllAtomic } from '../experiment-inputs';
+import { COMMON_FLAGS, COMMON_HELP, checkOutputs, intFlag, loadForExperiment, numberFlag, progressBar, promptSource, reportProvenance, rethrowAsInput, rethrowAsInputAsync, writeAllAtomic } from '../experiment-inputs';
 
 export const HELP = `Usage: arithlens neurons --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
 
@@ -154,17 +153,11 @@ export async function run(argv: string[]): Promise<number> {
 		bar.done();
 		await engine.dispose();
 	}
-	const provenance = makeProvenance({
-		arithlens_version: VERSION,
-		model: { id: model.source.id, revision: model.source.revision, weights_sha256: model.source.weightsSha256 },
-		task: prompts.task,
-		prompt_file_sha256: prompts.promptFileSha256,
-		prompt_file: prompts.promptFile,
+	const provenance = reportProvenance(loaded, prompts, {
 		method: report.lens ? `neuron_lens_ipr${r}_${ablation}` : `neuron_${ablation}_ablation`,
 		metric: report.lens ? 'accuracy' : 'logprob',
-		n_prompts: loaded.set.prompts.length,
-		seed: prompts.seed,
-		backend: engine.backend
+		n: loaded.set.prompts.length,
+		seed: prompts.seed // the sweep's random order is drawn from it
 	});
 	const json = reportJson(provenance, report);
 	const files = [

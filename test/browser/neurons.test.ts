@@ -91,8 +91,8 @@ describe('Neurons panel', () => {
 		// a digit task on the modular model: the panel says why the lens does not apply
 		await openDashboard(page, server.url, '?model=url:/fixture/&backend=wasm&task=add:1:spaced&n=20');
 		await waitForScan(page);
-		// (digit records carry meta.a and meta.b too: core's modularLayout then finds the set is not every pair)
-		expect(await oneLine(page, 'neurons-unavailable')).toMatch(/^Neuron lens: not a full modular prompt set: 20 records, but p = \d+ .*pairs/);
+		// (digit records carry meta.a and meta.b too, and meta.op without meta.p: core's modularLayout refuses them as a digit task)
+		expect(await oneLine(page, 'neurons-unavailable')).toMatch(/^Neuron lens: not a modular prompt set: record 1 \(".*"\) comes from a digit task \(meta.op 'add', no meta.p\); use a modular task such as add:p97$/);
 		await expect(page.getByTestId('neurons-run').count()).resolves.toBe(0);
 
 		// the modular set: the folder's all.jsonl, every pair with its split and corrupted labels

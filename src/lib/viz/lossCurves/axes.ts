@@ -37,7 +37,8 @@ export function lossCurvesAxes(root: Root, lay: LossCurvesLayout, opts: LossCurv
 		.append('g')
 		.attr('aria-hidden', 'true')
 		.attr('transform', `translate(0,${height - margin.bottom})`)
-		.call(d3.axisBottom(x).ticks(Math.max(2, Math.round(width / 90)), '~s'))
+		// x is a count (steps, layers, neurons pruned): only whole ticks, never a half layer
+		.call(d3.axisBottom(x).tickValues(x.ticks(Math.max(2, Math.round(width / 90))).filter(Number.isInteger)).tickFormat(d3.format('~s')))
 		.call((g) => g.append('text').attr('x', width - margin.right).attr('y', 32).attr('text-anchor', 'end').attr('fill', 'currentColor').text(opts.xLabel));
 	root
 		.append('g')

@@ -6,6 +6,7 @@
 length and run one at a time. OUT.safetensors holds `logits.<i>` [T_i, V] and `<i>.<hook>` (batch
 dimension dropped) for each row i, computed in float64 from the checkpoint's weights, stored as float32.
 """
+import contextlib
 import json
 import os
 import sys
@@ -45,6 +46,31 @@ def each_job(argv, doc):
         with open(inp) as f:
             jobs.append((folder, json.load(f), outp))
     return jobs
+
+
+@contextlib.contextmanager
+def float64():
+    """Compute in float64 inside (as make_fixtures): the exact values the float32 engines are compared with."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def json_jobs(argv, doc, compute, allow_nan=True):
+    """The command line of the JSON references: each MODEL_DIR IN.json OUT.json triple (each_job) answered
+    with compute(folder, request), written to OUT.json whole or not at all. Returns the exit status."""
+    jobs = each_job(argv, doc)
+    if jobs is None:
+        return 2
+    for folder, request, outp in jobs:
+        out = compute(folder, request)
+        with open(outp + ".tmp", "w") as f:
+            json.dump(out, f, allow_nan=allow_nan)
+        os.replace(outp + ".tmp", outp)
+    return 0
 
 
 def main(argv):

@@ -18,7 +18,6 @@ Computed in float64 (neurons.py). OUT.json:
    "groups": [per set: {"all", "train_clean", "train_corrupted", "train_corrupted_true", "test": accuracy
        (null for an empty group), "counts": {group: correct rows}}]}
 """
-import json
 import math
 import os
 import sys
@@ -28,7 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoints  # noqa: E402
 import neurons as nl  # noqa: E402
-from reference_logits import each_job  # noqa: E402
+from reference_logits import float64, json_jobs  # noqa: E402
 from reference_scans import lookup_encoder  # noqa: E402
 
 
@@ -37,9 +36,7 @@ def finite(x):
 
 
 def reference_neurons(folder, request):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # float64 oracle for the float32 engine
-    try:
+    with float64():
         _, model, _ = checkpoints.load_folder(folder)
         encode = lookup_encoder(request["ids"])
         records = request["records"]
@@ -58,21 +55,11 @@ def reference_neurons(folder, request):
                     done[key] = scorer.score(list(key))
                 out["groups"].append(done[key])
         return out
-    finally:
-        torch.set_default_dtype(previous)
 
 
 def main(argv):
     torch.set_num_threads(int(os.environ.get("ARITHLENS_TORCH_THREADS", "1")))
-    jobs = each_job(argv, __doc__)
-    if jobs is None:
-        return 2
-    for folder, request, outp in jobs:
-        out = reference_neurons(folder, request)
-        with open(outp + ".tmp", "w") as f:
-            json.dump(out, f, allow_nan=False)
-        os.replace(outp + ".tmp", outp)
-    return 0
+    return json_jobs(argv, __doc__, reference_neurons, allow_nan=False)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ the edges; a set with none usable has logit_diff null and no "edges". OUT.json h
        "per_prompt": {"heads", "mlps", "logits"} with a last axis over the usable prompts,
        "answer_logit": their clean logits, "usable": indices}
 """
-import json
 import math
 import os
 import sys
@@ -30,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoints  # noqa: E402
 import experiments as ex  # noqa: E402
 import residual  # noqa: E402
-from reference_logits import each_job  # noqa: E402
+from reference_logits import float64, json_jobs  # noqa: E402
 from reference_scans import compact, lookup_encoder, usable_counterfactual, without_counterfactual  # noqa: E402
 
 
@@ -94,26 +93,15 @@ def run_set(model, encode, req):
 
 
 def reference_residual(folder, request):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # as make_fixtures: compare float32 engines with the exact values
-    try:
+    with float64():
         _, model, _ = checkpoints.load_folder(folder)
         encode = lookup_encoder(request["ids"])
         return {req["name"]: run_set(model, encode, req) for req in request["sets"]}
-    finally:
-        torch.set_default_dtype(previous)
 
 
 def main(argv):
-    jobs = each_job(argv, __doc__)
-    if jobs is None:
-        return 2
-    for folder, request, outp in jobs:
-        out = reference_residual(folder, request)
-        with open(outp + ".tmp", "w") as f:
-            json.dump(out, f, allow_nan=False)  # a NaN left anywhere is a bug, not a JSON extension
-        os.replace(outp + ".tmp", outp)
-    return 0
+    # allow_nan=False: a NaN left anywhere is a bug, not a JSON extension
+    return json_jobs(argv, __doc__, reference_residual, allow_nan=False)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ computes in float64 like make_fixtures.py. OUT.json holds, per set name:
   "alone": {"logprob", "accuracy", "logit_diff", "answers"}: the answer ids = tokenizer(answer) without
       special tokens appended to the prompt ids, as arithlens scored SentencePiece answers (`▁ 4 6`) before.
 """
-import json
 import os
 import sys
 
@@ -27,7 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoints  # noqa: E402
 import experiments as ex  # noqa: E402
-from reference_logits import each_job  # noqa: E402
+from reference_logits import float64, json_jobs  # noqa: E402
 
 
 def lookup_encoder(ids):
@@ -149,26 +148,14 @@ def run_set(model, encode, req):
 
 
 def reference_scans(folder, request):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # as make_fixtures: compare float32 engines with the exact values
-    try:
+    with float64():
         _, model, _ = checkpoints.load_folder(folder)
         encode = lookup_encoder(request["ids"])
         return {req["name"]: run_set(model, encode, req) for req in request["sets"]}
-    finally:
-        torch.set_default_dtype(previous)
 
 
 def main(argv):
-    jobs = each_job(argv, __doc__)
-    if jobs is None:
-        return 2
-    for folder, request, outp in jobs:
-        out = reference_scans(folder, request)
-        with open(outp + ".tmp", "w") as f:
-            json.dump(out, f)
-        os.replace(outp + ".tmp", outp)
-    return 0
+    return json_jobs(argv, __doc__, reference_scans)
 
 
 if __name__ == "__main__":

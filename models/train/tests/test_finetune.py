@@ -11,7 +11,6 @@ The plans under fixtures/finetune/ were written once by the CLI:
 import copy
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -175,7 +174,6 @@ def test_mlp_plan_and_random_elements():
     assert set(m) <= set(ft.attention_tensors(spec, sd))
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 def test_engine_loads_the_fine_tuned_folder(tmp_path):
     src = os.path.join(MODELS, "tiny-gpt2")
     out = tmp_path / "o"

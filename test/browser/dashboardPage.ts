@@ -1,6 +1,7 @@
 // Page helpers for the dashboard browser tests: open a view, wait for the model and the scan, read
 // what the head map and the attention pattern show (the figures carry their values as data-*).
 import type { Page } from 'playwright-core';
+import { maxOf } from '../../src/lib/core/model/arrays';
 
 export interface CellScore {
 	layer: number;
@@ -63,7 +64,7 @@ export async function shownPattern(page: Page): Promise<number[][]> {
 	const cells = await page
 		.getByTestId('attention-cell')
 		.evaluateAll((cs) => cs.map((c) => [Number(c.getAttribute('data-query')), Number(c.getAttribute('data-key')), Number(c.getAttribute('data-weight'))]));
-	const T = Math.max(...cells.map(([q]) => q)) + 1;
+	const T = maxOf(cells.map(([q]) => q)) + 1;
 	const out = Array.from({ length: T }, () => new Array<number>(T).fill(0));
 	for (const [q, k, w] of cells) out[q][k] = w;
 	return out;

@@ -98,12 +98,12 @@ async function runCase(name: string, folder: string, records: PromptRecord[], pl
 				const sweep = await pruneSweep(scorer, lens.neurons, { steps, seed: 0 });
 				const ks = [...new Set(Array.from({ length: steps + 1 }, (_, i) => Math.round((i * order.length) / steps)))];
 				expect(sweep.map((pt) => [pt.order, pt.k])).toEqual([...ks.map((k) => ['ipr', k]), ...ks.map((k) => ['random', k])]);
-				scored.push(...sweep.map((pt) => ({ label: `sweep ${pt.order} k=${pt.k}`, set: (pt.order === 'ipr' ? order : random).slice(0, pt.k), groups: pt.groups })));
+				for (const pt of sweep) scored.push({ label: `sweep ${pt.order} k=${pt.k}`, set: (pt.order === 'ipr' ? order : random).slice(0, pt.k), groups: pt.groups });
 			}
 			if (points.length) {
 				const sets = points.flatMap((f) => [order, random].map((o) => o.slice(0, Math.round(f * order.length))));
 				const groups = await scorer.score(sets);
-				scored.push(...sets.map((set, i) => ({ label: `${i % 2 ? 'random' : 'ipr'} k=${set.length}`, set, groups: groups[i] })));
+				sets.forEach((set, i) => scored.push({ label: `${i % 2 ? 'random' : 'ipr'} k=${set.length}`, set, groups: groups[i] }));
 			}
 			c.scored[ablation] = scored;
 			const input = join(dir, `${name}.${ablation}.in.json`);

@@ -1,12 +1,9 @@
 // `arithlens attribute`: direct logit attribution and the logit lens (DESIGN §11) of a prompt set;
 // flag parsing and output only (core/experiments/attribution.ts computes, core/export/residual.ts writes).
-import { attributeSet, type AttributionResult } from '../../lib/core/experiments/attribution';
+import { attributeSet, positionTokens, type AttributionResult } from '../../lib/core/experiments/attribution';
 import { attributionCsv, attributionJson, firstReadableLayer, topComponents } from '../../lib/core/export/residual';
-import { answerTokenTexts } from '../../lib/core/model/index';
 import { parseFlags } from '../errors';
 import { COMMON_FLAGS, COMMON_HELP, checkOutputs, loadForExperiment, progressBar, promptSource, reportProvenance, rethrowAsInputAsync, writeAllAtomic } from '../experiment-inputs';
-import type { LoadedModel } from '../../lib/core/model/index';
-import type { PromptSet } from '../../lib/core/experiments/prompts';
 
 export const HELP = `Usage: arithlens attribute --model <dir|id> (--prompts <file.jsonl> | --task <spec>) [options]
 
@@ -41,14 +38,6 @@ const FLAGS = {
 	'per-prompt': { type: 'boolean' }
 } as const;
 
-/** Text of each answer position's token, from the first prompt that has that position. */
-export function positionTokens(model: LoadedModel, set: PromptSet, P: number): string[] {
-	return Array.from({ length: P }, (_, i) => {
-		const p = set.prompts.find((q) => q.answer.length > i)!;
-		return answerTokenTexts(model.tokenizer, { prompt: p.prompt, answer: p.answer })[i];
-	});
-}
-
 /** The summary line per position: top components and where the lens first reads the answer. */
 function summary(result: AttributionResult, tokens: readonly string[]): string {
 	return result.positions
@@ -78,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
 		bar.done();
 		await engine.dispose();
 	}
-	const tokens = positionTokens(model, loaded.set, result.positions.length);
+	const tokens = positionTokens(model.tokenizer, loaded.set, result.positions.length);
 	const provenance = reportProvenance(loaded, prompts, { method: 'direct_logit_attribution', metric: 'answer_logit', n: loaded.set.prompts.length });
 	const json = attributionJson({ provenance, tokens, result, perPrompt: flags['per-prompt'] });
 	const files = [

@@ -1,8 +1,7 @@
 // The worker's residual-stream views (DESIGN §11), through core on the shared ScanContext: direct logit
 // attribution with the logit lens, and head-to-head path patching on the prompts with a usable
 // counterfactual (the others are left out and counted, as the CLI does).
-import { answerTokenTexts } from '$lib/core/model';
-import { attributeSet } from '$lib/core/experiments/attribution';
+import { attributeSet, positionTokens } from '$lib/core/experiments/attribution';
 import { edgeScan } from '$lib/core/experiments/edges';
 import { counterfactualContext, scanContext } from './experiments';
 import type { AttributionView, EdgesArgs, EdgesView, ScanProgress } from './protocol';
@@ -13,12 +12,7 @@ type Progress = (p: ScanProgress) => void;
 export async function attribute(prompts: Parameters<typeof scanContext>[0], signal: AbortSignal, onProgress: Progress): Promise<AttributionView> {
 	const ctx = scanContext(prompts);
 	const r = await attributeSet(ctx.engine, ctx.set, { signal, onProgress });
-	const { tokenizer } = session().model;
-	// each position's token as the first prompt that has that position writes it (the CLI's label too)
-	const tokens = r.positions.map((p) => {
-		const q = ctx.set.prompts.find((x) => x.answer.length > p.index)!;
-		return answerTokenTexts(tokenizer, { prompt: q.prompt, answer: q.answer })[p.index];
-	});
+	const tokens = positionTokens(session().model.tokenizer, ctx.set, r.positions.length);
 	return { names: r.names, positions: r.positions, tokens, layers: ctx.spec.n_layers, heads: ctx.spec.n_heads, n: ctx.set.prompts.length, logitDiffPrompts: r.logitDiffPrompts };
 }
 

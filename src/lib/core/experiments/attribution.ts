@@ -4,6 +4,7 @@
 // At answer position 0 the logit difference against the counterfactual's first answer token is
 // attributed too (prompts with a usable counterfactual answer only).
 import { maxOf } from '../model/arrays';
+import { answerTokenTexts, type ArithTokenizer } from '../model/index';
 import type { Spec } from '../model/spec';
 import type { AttributionOutputs, Engine } from '../runtime/engine';
 import { forEachBatch, type BatchControl } from './batches';
@@ -133,6 +134,14 @@ export async function attributeSet(engine: Engine, set: PromptSet, options: Attr
 		});
 	}
 	return { names, positions: meanPositions(names, prompts, L), prompts, logitDiffPrompts: prompts.filter((p) => p.logitDiff).length };
+}
+
+/** Text of each answer position's token, as the first prompt that has that position writes it (labels of reports and the page). */
+export function positionTokens(tokenizer: ArithTokenizer, set: PromptSet, P: number): string[] {
+	return Array.from({ length: P }, (_, i) => {
+		const p = set.prompts.find((q) => q.answer.length > i)!;
+		return answerTokenTexts(tokenizer, { prompt: p.prompt, answer: p.answer })[i];
+	});
 }
 
 /** Means per answer position over the prompts that have it (logit diff at position 0 over those that have one). */

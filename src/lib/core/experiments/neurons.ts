@@ -7,7 +7,7 @@
 // true one, test. Pruning runs are rows of one scan (runScan 'set' components with neurons), so the
 // whole sweep batches like any other scan.
 // Per-neuron ablation importance works on any model and prompt set (neuronImportance).
-import { tokenizeScored, type ArithTokenizer } from '../model/index';
+import type { ArithTokenizer } from '../model/index';
 import { hookName } from '../model/hooks';
 import type { Spec } from '../model/spec';
 import type { Engine } from '../runtime/engine';
@@ -103,7 +103,11 @@ export async function activationGrids(engine: Engine, set: PromptSet, layout: Mo
 	layout.recordOf.forEach((rec, pair) => (pairOf[rec] = pair));
 	// rows of the prompt alone, batched by prompt length: the last position is the last prompt token
 	const byLength = new Map<number, number[]>();
-	set.prompts.forEach((q, n) => byLength.set(q.prompt.length, [...(byLength.get(q.prompt.length) ?? []), n]));
+	set.prompts.forEach((q, n) => {
+		const same = byLength.get(q.prompt.length);
+		if (same) same.push(n);
+		else byLength.set(q.prompt.length, [n]);
+	});
 	let done = 0;
 	for (const [T, members] of byLength) {
 		await forEachBatch(members, cachingRowBytes(s, T, 1), control, async (rows) => {
@@ -189,7 +193,6 @@ export class PruneScorer {
 			return;
 		}
 		const withTrue = this.trueRecords.map((i) => ({ ...records[i], answer: (records[i].meta as { true_answer: string }).true_answer, counterfactual: undefined }));
-		for (const r of withTrue.slice(0, 1)) tokenizeScored(tokenizer, r.prompt, r.answer); // fails early, naming the prompt, if it does not tokenize
 		this.trueCtx = new ScanContext(ctx.engine, encodePromptSet(tokenizer, withTrue, Infinity));
 	}
 

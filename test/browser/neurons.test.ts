@@ -2,8 +2,9 @@
 // (models/mod-97 when it is there, else the one-layer stand-in at $ARITHLENS_MODULAR_STANDIN, default
 // /tmp/nl/rand, copied to a temp dir with two checkpoints) and its all.jsonl, the IPRs, χ and pruned
 // accuracies the page shows equal `arithlens neurons`; dragging χ prunes again (equal to the CLI's
-// --prune-below); the checkpoints' IPR quartiles come from the worker; a non-modular set, a file
-// without meta and a layer out of range each give a one-line message. Screenshot: docs/screenshots/neurons.png.
+// --prune-below), and so does zeroing instead of the mean (--ablation zero); the checkpoints' IPR
+// quartiles come from the worker; a non-modular set, a file without meta and a layer out of range each
+// give a one-line message. Screenshot: docs/screenshots/neurons.png.
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/neurons.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
@@ -153,6 +154,16 @@ describe('Neurons panel', () => {
 		await page.getByTestId('sweep').waitFor({ timeout: 240_000 });
 		const sweep = JSON.parse((await page.getByTestId('sweep').getAttribute('data-points'))!);
 		expect(sweep).toEqual(again.sweep);
+
+		// zeroing instead of the mean: pruned again as `--ablation zero` prunes, the sweep cleared, the URL says so
+		expect(await prune.getAttribute('data-ablation')).toBe('mean');
+		await page.getByTestId('neurons-ablation').selectOption('zero');
+		await page.waitForFunction(() => document.querySelector('[data-testid="neurons-prune"]')?.getAttribute('data-ablation') === 'zero', null, { timeout: 120_000 });
+		await page.waitForFunction(() => new URL(location.href).searchParams.get('prune') === 'zero');
+		expect(await page.getByTestId('sweep').count()).toBe(0);
+		const zeroed = cli(['--prune-below', String(dragged), '--ablation', 'zero']);
+		expect(zeroed.prune.ablation).toBe('zero');
+		expectGroups(await pruneRows(page), zeroed.prune.groups);
 
 		// a neuron row selects it: its grid and spectrum, and the URL names it
 		const row = page.getByTestId('neurons-table').locator('tr[data-neuron]').nth(200);

@@ -29,7 +29,8 @@ function standIn() {
 	const answers: Record<string, (args: Record<string, unknown>) => unknown> = {
 		neurons: () => lens,
 		neuronGrid: (a) => ({ ...a, p: 3, grid: new Float32Array(9), spectrum: new Float32Array(9) }),
-		prune: (a) => ({ threshold: a.threshold, pruned: [], before: {}, after: {} }),
+		prune: (a) => ({ threshold: a.threshold, ablation: a.ablation, pruned: [], before: {}, after: {} }),
+		sweep: () => [],
 		neuronImportance: () => lens.neurons.map((n, i) => ({ layer: n.layer, neuron: n.neuron, logprob_drop: [0.3, 0, 0.1, 2][i], accuracy_drop: 0 }))
 	};
 	const client = {
@@ -53,12 +54,26 @@ describe('NeuronsState', () => {
 		expect(calls.map((c) => c.type)).toEqual(['neurons', 'neuronGrid', 'prune']);
 		expect((calls[0].args.prompts as unknown[]).length).toBe(9);
 		expect(calls[1].args).toEqual({ layer: 0, neuron: 2 });
-		expect(calls[2].args).toEqual({ threshold: 0.1 });
+		expect(calls[2].args).toEqual({ threshold: 0.1, ablation: 'mean' });
 		expect(s.counts).toEqual({ below: 1, above: 2 });
 		expect(s.rows().map((r) => r.neuron)).toEqual([2, 3, 0, 1]);
 		await s.setThreshold(0.3);
-		expect(calls.at(-1)).toEqual({ type: 'prune', args: { threshold: 0.3 } });
+		expect(calls.at(-1)).toEqual({ type: 'prune', args: { threshold: 0.3, ablation: 'mean' } });
 		expect([s.threshold, s.pruning.result?.threshold, s.counts]).toEqual([0.3, 0.3, { below: 2, above: 1 }]);
+	});
+
+	it('ablates as chosen: another ablation prunes again and clears the sweep and importance measured the old way', async () => {
+		const { client, calls } = standIn();
+		const s = new NeuronsState(client);
+		await s.compute(prompts, 'k');
+		await s.runSweep(0, 4);
+		await s.measureImportance(prompts, 'k');
+		expect(calls.filter((c) => c.type !== 'neurons' && c.type !== 'neuronGrid').map((c) => [c.type, c.args.ablation])).toEqual([['prune', 'mean'], ['sweep', 'mean'], ['neuronImportance', 'mean']]);
+		await s.setAblation('zero');
+		expect(calls.at(-1)).toEqual({ type: 'prune', args: { threshold: 0.1, ablation: 'zero' } });
+		expect([s.pruning.result?.ablation, s.sweep.result, s.importance.result]).toEqual(['zero', null, null]);
+		await s.setAblation('zero');
+		expect(calls.filter((c) => c.type === 'prune')).toHaveLength(2); // the same ablation again measures nothing
 	});
 
 	it('sorts by importance once measured, largest drop first', async () => {

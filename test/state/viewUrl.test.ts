@@ -65,6 +65,15 @@ describe('viewFromParams: the Neurons panel and modular sets', () => {
 		expect(parse('chi=NaN').view.chi).toBeNull();
 	});
 
+	it('carries the pruning ablation only when it is not the default (mean)', () => {
+		expect(DEFAULT_VIEW.prune).toBe('mean');
+		expect(viewToParams(DEFAULT_VIEW).has('prune')).toBe(false);
+		const view = { ...DEFAULT_VIEW, prune: 'zero' as const };
+		expect(viewToParams(view).get('prune')).toBe('zero');
+		expect(viewFromParams(viewToParams(view))).toEqual({ view, ignored: [] });
+		expect(parse('prune=resample')).toEqual({ view: DEFAULT_VIEW, ignored: ['prune=resample'] });
+	});
+
 	it('allows n up to every pair of a modular task, and MAX_PROMPTS otherwise', () => {
 		expect(parse('task=add:p97&n=9409').view.n).toBe(9409);
 		expect(parse('task=add:p97&n=9410').ignored).toEqual(['n=9410']);

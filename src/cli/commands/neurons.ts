@@ -2,7 +2,7 @@
 // a full modular prompt set, the memorizing/generalizing split at χ, pruning below χ and the pruning
 // sweep per group; and per-neuron ablation importance on any model. Flag parsing and output only
 // (core/experiments/neurons.ts computes).
-import { neuronImportance, modularLayout, neuronLens, PruneScorer, pruneBelow, pruneSweep, GROUPS, type NeuronImportance, type NeuronLensResult, type PruneResult, type SweepPoint } from '../../lib/core/experiments/neurons';
+import { DEFAULT_NEURON_ABLATION, NEURON_ABLATIONS, neuronImportance, modularLayout, neuronLens, PruneScorer, pruneBelow, pruneSweep, GROUPS, type NeuronAblation, type NeuronImportance, type NeuronLensResult, type PruneResult, type SweepPoint } from '../../lib/core/experiments/neurons';
 import { ScanContext, type ScanOptions } from '../../lib/core/experiments/scan';
 import { toCsv } from '../../lib/core/export/csv';
 import { distinctProblems, parseTaskSpec } from '../../lib/core/tasks';
@@ -26,7 +26,7 @@ ${COMMON_HELP}
       --layer <l>          only block l's neurons (default every block)
       --r <r>              the IPR exponent (default 2)
       --prune-below <chi>  the threshold (default: Otsu's split of log10 IPR, stated in the output)
-      --ablation <a>       how pruned neurons are ablated: zero (default) or mean (over the set)
+      --ablation <a>       how pruned neurons are ablated: mean (over the set, default) or zero
       --sweep-steps <n>    sweep points from 0 to every live neuron (default 16; 0: no sweep)
       --importance         also (or, on a set that is not modular, only) per-neuron ablation scores
       --json <file>        {"provenance", "p", "r", "threshold", "counts", "neurons": [{"layer", "neuron",
@@ -73,7 +73,7 @@ function reportJson(provenance: object, r: Report): string {
 		provenance,
 		...(r.lens ? { p: r.lens.p, r: r.lens.r, threshold: { value: finite(r.lens.threshold.value), from: r.lens.threshold.from }, counts: r.lens.counts } : {}),
 		neurons: rows,
-		...(r.prune ? { prune: { threshold: finite(r.prune.threshold), pruned: r.prune.pruned, groups } } : {}),
+		...(r.prune ? { prune: { threshold: finite(r.prune.threshold), ablation: r.prune.ablation, pruned: r.prune.pruned, groups } } : {}),
 		...(r.sweep ? { sweep: r.sweep.map((s) => ({ k: s.k, order: s.order, groups: Object.fromEntries(Object.entries(s.groups).map(([g, v]) => [g, v!.accuracy])) })) } : {})
 	};
 	return JSON.stringify(out, null, 2) + '\n';
@@ -98,7 +98,7 @@ function summary(r: Report): string {
 	}
 	if (r.prune) {
 		const groups = GROUPS.filter((g) => r.prune!.after[g]);
-		lines.push(`pruned ${r.prune.pruned.length}: ${(groups.length ? groups : (['all'] as const)).map((g) => `${g} ${pct(r.prune!.before[g]?.accuracy)} -> ${pct(r.prune!.after[g]?.accuracy)}`).join(', ')}`);
+		lines.push(`pruned ${r.prune.pruned.length} (${r.prune.ablation} ablation): ${(groups.length ? groups : (['all'] as const)).map((g) => `${g} ${pct(r.prune!.before[g]?.accuracy)} -> ${pct(r.prune!.after[g]?.accuracy)}`).join(', ')}`);
 	}
 	if (r.importance) {
 		const top = [...r.importance].sort((a, b) => b.logprob_drop - a.logprob_drop).slice(0, 5);
@@ -115,8 +115,8 @@ export async function run(argv: string[]): Promise<number> {
 	}
 	const r = flags.r === undefined ? 2 : numberFlag(flags.r, 'r', { above: 0 });
 	const chi = flags['prune-below'] === undefined ? undefined : numberFlag(flags['prune-below'], 'prune-below', { above: 0 });
-	const ablation = (flags.ablation ?? 'zero') as 'zero' | 'mean';
-	if (ablation !== 'zero' && ablation !== 'mean') throw new InputError(`--ablation: '${flags.ablation}' is not one of zero, mean`);
+	const ablation = (flags.ablation ?? DEFAULT_NEURON_ABLATION) as NeuronAblation;
+	if (!NEURON_ABLATIONS.includes(ablation)) throw new InputError(`--ablation: '${flags.ablation}' is not one of zero, mean`);
 	const steps = intFlag(flags['sweep-steps'], 'sweep-steps', 16, 0);
 	checkOutputs({ json: flags.json, csv: flags.csv }, { prompts: flags.prompts, model: flags.model });
 	// a modular task means all of its pairs unless --n says otherwise (the lens needs the full grid)

@@ -92,7 +92,8 @@ export class Dashboard {
 			topK: this.selection.topK,
 			prompt: this.selection.prompt,
 			neuron: this.neurons.selected,
-			chi: this.neurons.chosenThreshold
+			chi: this.neurons.chosenThreshold,
+			prune: this.neurons.ablation
 		};
 	}
 
@@ -107,7 +108,7 @@ export class Dashboard {
 		this.model.backendChoice = view.backend;
 		[this.task.n, this.task.seed, this.scan.method] = [view.n, view.seed, view.method];
 		[this.selection.head, this.selection.topK, this.selection.prompt] = [view.head, view.topK, view.prompt];
-		[this.neurons.selected, this.neurons.chosenThreshold] = [view.neuron, view.chi];
+		[this.neurons.selected, this.neurons.chosenThreshold, this.neurons.ablation] = [view.neuron, view.chi, view.prune];
 		if (view.task) this.task.spec = view.task;
 		const catalog = await this.model.loadCatalog();
 		const ref: ModelRef | null = view.model ?? (catalog ? { kind: 'bundled', id: catalog.default } : null);

@@ -3,15 +3,15 @@
 // the selected neuron's grid and spectrum, pruning below χ (on release of the threshold), the pruning
 // sweep, per-neuron importance, and the IPR distribution over training checkpoints beside the
 // accuracy curves of training_log.json. Each with the prompt set it was measured on, progress and cancel.
-import { GROUPS, modularLayout } from '$lib/core/experiments/neurons';
+import { DEFAULT_NEURON_ABLATION, GROUPS, modularLayout, NEURON_ABLATIONS, type NeuronAblation } from '$lib/core/experiments/neurons';
 import type { NeuronRef } from '$lib/core/experiments/scan';
 import type { PromptRecord } from '$lib/core/tasks';
 import type { EngineClient } from '$lib/workers/engineClient';
 import type { CheckpointIpr, NeuronGridView, NeuronImportance, NeuronsView, PruneResult, SweepPoint } from '$lib/workers/protocol';
 import { Measured } from './measured.svelte';
 
-export { GROUPS };
-export type { NeuronRef };
+export { DEFAULT_NEURON_ABLATION, GROUPS, NEURON_ABLATIONS };
+export type { NeuronAblation, NeuronRef };
 export type NeuronSort = 'ipr' | 'importance';
 
 /** One logged step of a modular model's training_log.json (models/train/train_modular.py). */
@@ -43,6 +43,8 @@ export class NeuronsState {
 	selected = $state.raw<NeuronRef | null>(null);
 	/** χ chosen by the user (in the URL); null: the lens's own (Otsu's split). */
 	chosenThreshold = $state<number | null>(null);
+	/** How pruning, the sweep and importance ablate a neuron (in the URL when not the default). */
+	ablation = $state<NeuronAblation>(DEFAULT_NEURON_ABLATION);
 	/** One block's neurons, or every block (null). */
 	layer = $state<number | null>(null);
 	sortBy = $state<NeuronSort>('ipr');
@@ -113,18 +115,28 @@ export class NeuronsState {
 		if (this.lens.result?.hasSplit) await this.prune();
 	}
 
+	/** Ablate another way: pruning is measured again, and a sweep or importance measured the old way is cleared. */
+	async setAblation(ablation: NeuronAblation): Promise<void> {
+		if (ablation === this.ablation) return;
+		this.ablation = ablation;
+		[this.sweep, this.importance].forEach((m) => m.clear());
+		if (this.lens.result?.hasSplit) await this.prune();
+	}
+
 	async prune(): Promise<void> {
 		const chi = this.threshold;
 		if (chi === null || !Number.isFinite(chi)) return;
-		await this.pruning.measure(this.lens.key, (signal, onProgress) => this.#client.call('prune', { threshold: chi }, { signal, onProgress }));
+		const args = { threshold: chi, ablation: this.ablation };
+		await this.pruning.measure(this.lens.key, (signal, onProgress) => this.#client.call('prune', args, { signal, onProgress }));
 	}
 
 	async runSweep(seed: number, steps = 16): Promise<void> {
-		await this.sweep.measure(this.lens.key, (signal, onProgress) => this.#client.call('sweep', { seed, steps }, { signal, onProgress }));
+		const args = { seed, steps, ablation: this.ablation };
+		await this.sweep.measure(this.lens.key, (signal, onProgress) => this.#client.call('sweep', args, { signal, onProgress }));
 	}
 
 	async measureImportance(prompts: PromptRecord[], key: string): Promise<void> {
-		const args = { prompts: snapshot(prompts), ...(this.layer !== null ? { layer: this.layer } : {}) };
+		const args = { prompts: snapshot(prompts), ablation: this.ablation, ...(this.layer !== null ? { layer: this.layer } : {}) };
 		await this.importance.measure(key, (signal, onProgress) => this.#client.call('neuronImportance', args, { signal, onProgress }));
 	}
 

@@ -1,11 +1,12 @@
 // The dashboard's view as URL search parameters, so a link reproduces it: which model (bundled id,
 // served folder URL or hub id@revision), backend, task spec, n, seed, scan method, selected head,
-// top-k and the chosen prompt. Parsing is lenient: a bad value is dropped (and reported), never fatal.
+// top-k, the chosen prompt, and the Neurons panel's neuron, χ and ablation. Parsing is lenient: a bad value is dropped (and reported), never fatal.
 import type { HeadRef } from '$lib/core/model/spec';
 import type { BackendChoice, ScanMethod } from '$lib/workers/protocol';
 import { SCAN_METHODS } from '$lib/workers/protocol';
 import { parseTaskSpec } from '$lib/core/tasks/taskSpec';
 import { distinctProblems } from '$lib/core/tasks/generate';
+import { DEFAULT_NEURON_ABLATION, NEURON_ABLATIONS, type NeuronAblation } from '$lib/core/experiments/neurons';
 
 /** A model the URL can name. Dropped local files cannot be linked to. */
 export type ModelRef =
@@ -27,6 +28,8 @@ export interface View {
 	neuron: { layer: number; neuron: number } | null;
 	/** The Neurons panel's IPR threshold χ; null: the lens's own (Otsu's split). */
 	chi: number | null;
+	/** How the Neurons panel ablates pruned neurons. */
+	prune: NeuronAblation;
 }
 
 export const DEFAULT_VIEW: View = {
@@ -40,7 +43,8 @@ export const DEFAULT_VIEW: View = {
 	topK: 5,
 	prompt: 0,
 	neuron: null,
-	chi: null
+	chi: null,
+	prune: DEFAULT_NEURON_ABLATION
 };
 
 export const MAX_PROMPTS = 2000;
@@ -87,6 +91,7 @@ export function viewToParams(view: View): URLSearchParams {
 	if (view.prompt !== DEFAULT_VIEW.prompt) p.set('prompt', String(view.prompt));
 	if (view.neuron) p.set('neuron', `${view.neuron.layer}.${view.neuron.neuron}`);
 	if (view.chi !== null) p.set('chi', String(view.chi));
+	if (view.prune !== DEFAULT_VIEW.prune) p.set('prune', view.prune);
 	return p;
 }
 
@@ -133,6 +138,7 @@ export function viewFromParams(p: URLSearchParams): { view: View; ignored: strin
 	}, (v) => (view.neuron = v));
 	// an IPR lies in (0, 1]
 	take('chi', (v) => (/^\d*\.?\d+(e-?\d{1,3})?$/i.test(v) && Number(v) > 0 && Number(v) <= 1 ? Number(v) : null), (v) => (view.chi = v));
+	take('prune', (v) => (NEURON_ABLATIONS.includes(v as NeuronAblation) ? (v as NeuronAblation) : null), (v) => (view.prune = v));
 	return { view, ignored };
 }
 

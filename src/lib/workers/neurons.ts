@@ -5,6 +5,7 @@
 import { encodePromptSet } from '$lib/core/experiments';
 import { spectrum } from '$lib/core/experiments/fourier';
 import {
+	DEFAULT_NEURON_ABLATION,
 	modularLayout,
 	neuronLens,
 	NeuronLensError,
@@ -13,6 +14,7 @@ import {
 	pruneBelow,
 	pruneSweep,
 	type ModularLayout,
+	type NeuronAblation,
 	type NeuronImportance,
 	type NeuronSummary,
 	type PruneResult,
@@ -74,7 +76,7 @@ export function neuronGrid(layer: number, neuron: number): NeuronGridView {
 	return { layer, neuron, p: layout.p, grid, spectrum: Float32Array.from(spectrum(grid, layout.p)) };
 }
 
-function scorer(lens: Lens, ablation: 'zero' | 'mean'): PruneScorer {
+function scorer(lens: Lens, ablation: NeuronAblation): PruneScorer {
 	let s = lens.scorers.get(ablation);
 	if (!s) lens.scorers.set(ablation, (s = new PruneScorer(lens.ctx, lens.layout, session().model.tokenizer, lens.records, ablation)));
 	return s;
@@ -82,18 +84,18 @@ function scorer(lens: Lens, ablation: 'zero' | 'mean'): PruneScorer {
 
 export function prune(args: PruneArgs, signal: AbortSignal, onProgress: Progress): Promise<PruneResult> {
 	const l = lensOf();
-	return pruneBelow(scorer(l, args.ablation ?? 'zero'), l.neurons, args.threshold, { signal, onProgress });
+	return pruneBelow(scorer(l, args.ablation ?? DEFAULT_NEURON_ABLATION), l.neurons, args.threshold, { signal, onProgress });
 }
 
 export function sweep(args: SweepArgs, signal: AbortSignal, onProgress: Progress): Promise<SweepPoint[]> {
 	const l = lensOf();
-	return pruneSweep(scorer(l, args.ablation ?? 'zero'), l.neurons, { steps: args.steps, seed: args.seed, signal, onProgress });
+	return pruneSweep(scorer(l, args.ablation ?? DEFAULT_NEURON_ABLATION), l.neurons, { steps: args.steps, seed: args.seed, signal, onProgress });
 }
 
-/** Ablation score of every neuron (zero ablation, as the CLI's default), on any prompt set. */
-export function importance(args: { prompts: PromptRecord[]; layer?: number }, signal: AbortSignal, onProgress: Progress): Promise<NeuronImportance[]> {
+/** Ablation score of every neuron on any prompt set, ablated as pruning ablates (the CLI's --importance likewise). */
+export function importance(args: { prompts: PromptRecord[]; layer?: number; ablation?: NeuronAblation }, signal: AbortSignal, onProgress: Progress): Promise<NeuronImportance[]> {
 	const ctx = scanContext(args.prompts);
-	return neuronImportance(ctx, { layers: args.layer === undefined ? undefined : [args.layer], method: 'zero', signal, onProgress });
+	return neuronImportance(ctx, { layers: args.layer === undefined ? undefined : [args.layer], method: args.ablation ?? DEFAULT_NEURON_ABLATION, signal, onProgress });
 }
 
 const quantile = (sorted: number[], q: number) => {

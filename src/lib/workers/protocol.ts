@@ -5,7 +5,7 @@
 import type { AblationMethod, FaithfulnessResult, MulSubtaskReport } from '$lib/core/experiments';
 import type { PositionAttribution } from '$lib/core/experiments/attribution';
 import type { Edge } from '$lib/core/experiments/edges';
-import type { GroupScores, NeuronImportance, NeuronLensResult, PruneResult, SweepPoint } from '$lib/core/experiments/neurons';
+import type { GroupScores, NeuronAblation, NeuronImportance, NeuronLensResult, PruneResult, SweepPoint } from '$lib/core/experiments/neurons';
 import type { ScanMethod } from '$lib/core/experiments/methods';
 import type { HeadEntry, MlpEntry } from '$lib/core/export';
 import type { TokenizerFiles } from '$lib/core/model';
@@ -196,13 +196,13 @@ export interface NeuronGridView {
 
 export interface PruneArgs {
 	threshold: number;
-	ablation?: 'zero' | 'mean';
+	ablation?: NeuronAblation;
 }
 
 export interface SweepArgs {
 	steps?: number;
 	seed?: number;
-	ablation?: 'zero' | 'mean';
+	ablation?: NeuronAblation;
 }
 
 export interface CheckpointIpr {
@@ -266,7 +266,7 @@ export interface Calls {
 	neuronGrid: { args: { layer: number; neuron: number }; result: NeuronGridView; progress: never };
 	prune: { args: PruneArgs; result: PruneResult; progress: ScanProgress };
 	sweep: { args: SweepArgs; result: SweepPoint[]; progress: ScanProgress };
-	neuronImportance: { args: { prompts: PromptRecord[]; layer?: number }; result: NeuronImportance[]; progress: ScanProgress };
+	neuronImportance: { args: { prompts: PromptRecord[]; layer?: number; ablation?: NeuronAblation }; result: NeuronImportance[]; progress: ScanProgress };
 	neuronCheckpoints: { args: CheckpointsArgs; result: CheckpointIpr[]; progress: ScanProgress };
 }
 export type CallName = keyof Calls;

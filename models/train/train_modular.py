@@ -8,14 +8,17 @@ answer ` 46`. A seeded train fraction of the p² pairs is trained on; a seeded �
 wrong random label (label corruption, Doshi et al. 2023, "To grok or not to grok"). Both presets share
 the split and the corrupted labels (same data seed); they differ in weight decay only.
 
-Model: a one-layer TransformerLens folder (Nanda et al. 2023): d_model 128, 4 heads of 32, d_mlp 512,
-ReLU, no LayerNorm, learned positions, untied unembedding with bias. AdamW on minibatches of 512 (a seeded permutation per epoch), constant lr after a short warm-up, loss at the `=` position only.
+Model: a one-layer TransformerLens folder (Nanda et al. 2023): d_model 128, 4 heads of 32, d_mlp 2048,
+ReLU, no LayerNorm, learned positions, untied unembedding with bias. The MLP is 4x Nanda's: at d_mlp 512
+and 1024 the memorizing and the generalizing neurons share the work and test accuracy stays near 94%;
+at 2048 the network has room for both populations (the card lists the runs). AdamW on minibatches of 512 (a seeded permutation per epoch), constant lr after a short warm-up, loss at the `=` position only.
 
-Writes models/<name>/: config.json, model.safetensors (F32), tokenizer.json, tokenizer_config.json,
-all.jsonl (all p² pairs, a-major), train.jsonl, test.jsonl (each row's meta: a, b, split, corrupted,
-true_answer; `answer` is the trained label), training_log.json (loss and the four group accuracies per
-logged step), checkpoints/step-N (same folder format, F16) at steps picked from the log by fixed rules
-(memorized, generalizing, generalized, and for the twin the forgetting of the corrupted labels),
+Writes models/<name>/: config.json, model.safetensors (F16: the 5 MB budget of a shipped model; F16
+rounding changes no prediction, and the card's accuracies are measured on the shipped weights),
+tokenizer.json, tokenizer_config.json, all.jsonl (all p² pairs, a-major; each row's meta: a, b, split,
+corrupted, true_answer; `answer` is the trained label), training_log.json (loss and the four group
+accuracies per logged step), two checkpoints/step-N (same folder format, F16) at steps picked from the
+log by fixed rules (memorized and generalized; for the twin generalizing and generalized),
 train_meta.json and README.md.
 """
 import argparse
@@ -37,11 +40,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P = 97
 
 COMMON = dict(p=P, train_frac=0.7, xi=0.1, data_seed=97, init_seed=0, lr=4e-3, betas=(0.9, 0.98),
-              warmup=10, anneal=2000, batch=512, steps=10000, log_every=100)
+              warmup=10, anneal=2000, batch=512, steps=10000, log_every=100, d_mlp=2048)
 PRESETS = {
     "mod-97": dict(COMMON, wd=0.6),
-    "mod-97-wd": dict(COMMON, wd=1.5, steps=1000, anneal=1, twin=True),  # no decay: a lower lr lets it memorize
+    # no decay of the lr: a lower lr lets it memorize; at weight decay 1.5 this width memorized 8% of the labels
+    "mod-97-wd": dict(COMMON, wd=2.5, steps=1000, anneal=1, twin=True),
 }
+# Checkpoints shipped per model: with the F16 model and all.jsonl, two keep a folder under 5 MB.
+MAX_CHECKPOINTS = 2
 GROUPS = ("train_clean", "train_corrupted", "train_corrupted_true", "test")
 
 
@@ -120,15 +126,12 @@ def write_prompts(out, pairs, split, label, corrupted, p=P):
     dump = lambda r: json.dumps(r, separators=(",", ":")) + "\n"  # noqa: E731
     with open(os.path.join(out, "all.jsonl"), "w") as f:
         f.writelines(dump(r) for r in rows)
-    for name in ("train", "test"):
-        with open(os.path.join(out, f"{name}.jsonl"), "w") as f:
-            f.writelines(dump(r) for r in rows if r["meta"]["split"] == name)
 
 
 # -- model --------------------------------------------------------------------------------------
-def spec_for(p=P):
+def spec_for(p=P, d_mlp=512):
     return Spec(family="transformer_lens", n_layers=1, d_model=128, n_heads=4, n_kv_heads=4, d_head=32,
-                d_mlp=512, d_vocab=len(vocab(p)), n_ctx=5, norm="None", act="relu", pos="standard",
+                d_mlp=d_mlp, d_vocab=len(vocab(p)), n_ctx=5, norm="None", act="relu", pos="standard",
                 unembed_bias=True, tied=False)
 
 
@@ -186,18 +189,12 @@ def pick_checkpoints(log, twin):
     """Steps that show the dynamics, by fixed rules on the log (a rerun picks the same ones)."""
     def first(cond, after=-1):
         return next((e["step"] for e in log if e["step"] > after and cond(e)), None)
-    mem = first(lambda e: e["train_corrupted"] >= 0.9)            # corrupted labels memorized
-    early = first(lambda e: e["train_corrupted"] >= 0.5 or e["train_clean"] >= 0.5)
-    gen_half = first(lambda e: e["test"] >= 0.5)                  # generalizing
-    gen = first(lambda e: e["test"] >= 0.95)                      # generalized
-    steps = [early, mem, gen_half, gen]
-    if twin:
-        peak = max(log, key=lambda e: (e["train_corrupted"], -e["step"]))["step"]
-        steps = [mem, gen_half,
-                 first(lambda e: e["train_corrupted"] <= 0.5, after=peak),    # forgetting
-                 first(lambda e: e["train_corrupted"] <= 0.05, after=peak)]   # forgotten
     final = log[-1]["step"]
-    return sorted({s for s in steps if s is not None and s != final})
+    if twin:  # it never memorizes: generalizing, then most of the way
+        steps = [first(lambda e: e["test"] >= 0.5), first(lambda e: e["test"] >= 0.9)]
+    else:     # the corrupted labels memorized (before the rule), then the rule learned
+        steps = [first(lambda e: e["train_corrupted"] >= 0.9), first(lambda e: e["test"] >= 0.95)]
+    return sorted({s for s in steps if s is not None and s != final})[:MAX_CHECKPOINTS]
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -214,7 +211,7 @@ def train(name, preset, out, threads=1, progress=True):
             "train_corrupted_true": tensors(corr, true, p), "test": tensors(test, label, p)}
     x, y = tensors(train_pairs, label, p)
 
-    spec = spec_for(p)
+    spec = spec_for(p, preset["d_mlp"])
     model = Reference(spec, init_weights(spec, preset["init_seed"]))
     opt = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=preset["betas"], weight_decay=preset["wd"])
     steps, warm, anneal = preset["steps"], preset["warmup"], preset["anneal"]
@@ -248,7 +245,8 @@ def train(name, preset, out, threads=1, progress=True):
     if os.path.isdir(out):
         shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
     os.makedirs(out, exist_ok=True)
-    checkpoints.save_folder(out, spec, model.weights())
+    shipped = {k: v.half().float() for k, v in model.weights().items()}  # what model.safetensors holds
+    checkpoints.save_folder(out, spec, shipped, dtype=torch.float16)
     write_tokenizer(out, p)
     chosen = pick_checkpoints(log, preset.get("twin", False))
     for s in chosen:
@@ -256,7 +254,7 @@ def train(name, preset, out, threads=1, progress=True):
         checkpoints.save_folder(ck, spec, {k: v.float() for k, v in snaps[s].items()}, dtype=torch.float16)
         write_tokenizer(ck, p)
     write_prompts(out, pairs, split, label, corrupted, p)
-    final = group_accuracies(Reference(spec, model.weights()), data)
+    final = group_accuracies(Reference(spec, shipped), data)
     meta = {"name": name, "command": f"/usr/bin/python3 models/train/train_modular.py {name}",
             "task": f"(a + b) mod {p}", "p": p, "train_frac": preset["train_frac"], "xi": preset["xi"],
             "data_seed": preset["data_seed"], "init_seed": preset["init_seed"], "steps": preset["steps"],
@@ -281,6 +279,26 @@ def write_log(out, name, log_every, elapsed, log, n_clean, n_corrupted):
     with open(os.path.join(out, "training_log.json"), "w") as f:
         json.dump({"model": name, "groups": list(GROUPS), "log_every": log_every,
                    "train_seconds": round(elapsed, 1), "subtasks": None, "log": rows}, f, separators=(",", ":"))
+
+
+# The runs that chose the presets (same data and seeds; `--d-mlp`, `--wd`, `--steps`, `--train-frac` override).
+# Test accuracy, and for the main model what pruning below Otsu's χ (mean ablation) leaves of it.
+MAIN_RUNS = [
+    "Runs on the same data and seeds (`--d-mlp`, `--wd`, `--train-frac`, `--steps` override the preset):", "",
+    "- d_mlp 512, weight decay 0.6: test 93.98%; pruning the neurons below χ cost 15 test points (zero ablation) for −66 on the corrupted labels",
+    "- d_mlp 512 with weight decay 0.3 / 0.4 / 0.9: test 56% / 77% / 91.5%; train fraction 0.8: 92.45%",
+    "- d_mlp 1024, weight decay 0.6: test 93.9%; the sweep (mean ablation) reached −41 corrupted points at 93.1% test",
+    "- d_mlp 1024 with weight decay 1.5 for the first 600 steps, then 0.6 (an exploration flag since removed): it "
+    "generalized first (test 93.8% at step 600), then memorizing pulled test down to 93.6%",
+    "- **d_mlp 2048, weight decay 0.6 (shipped)**: test 97.45%; the neurons below χ hold the memorized labels "
+    "apart from the rule (README, neuron lens)",
+]
+TWIN_RUNS = [
+    "Runs at d_mlp 2048 on the same data and seeds (`--wd`, `--steps` override the preset):", "",
+    "- weight decay 1.5, 1000 steps: test 95.3%, but it memorized 7.9% of the corrupted labels",
+    "- weight decay 2.0, 2000 steps: test 91.8%, 0.5% memorized",
+    "- **weight decay 2.5, 1000 steps (shipped)**: test 94.2%, 0.15% memorized; 92.3% of the corrupted pairs get their true answer",
+]
 
 
 def write_card(out, meta, log):
@@ -309,12 +327,13 @@ def write_card(out, meta, log):
         f"held out ({meta['test_pairs']}); seed {meta['data_seed']}",
         f"- ξ = {meta['xi']}: {meta['corrupted_pairs']} of the training pairs (round(ξ·n_train)) got a wrong label, uniform "
         "over the other residues",
-        "- `all.jsonl` holds every pair in a-major order, `train.jsonl` and `test.jsonl` the two splits; each row's "
-        "`meta` has `a`, `b`, `split` (`train`/`test`), `corrupted` and `true_answer`; `answer` is the label trained on",
+        "- `all.jsonl` holds every pair in a-major order; each row's `meta` has `a`, `b`, `split` (`train`/`test`), "
+        "`corrupted` and `true_answer`; `answer` is the label trained on. A split is its rows, e.g. "
+        "`grep '\"split\":\"test\"' all.jsonl > test.jsonl`",
         "", "## Architecture", "",
         f"- 1 layer, d_model {s['d_model']}, {s['n_heads']} heads of {s['d_head']}, d_mlp {s['d_mlp']}, ReLU, no LayerNorm "
         f"(`normalization_type` None), learned positions (n_ctx {s['n_ctx']}), untied unembedding with bias, vocab {s['d_vocab']}",
-        "- float32 `model.safetensors`; checkpoints float16", "",
+        "- float16 `model.safetensors` and checkpoints (trained in float32); the accuracies below are the F16 weights'", "",
         "## Accuracy", "",
         "Argmax at the `=` position (exact match), measured by the PyTorch reference on the shipped weights:", "",
         f"- train, clean labels: **{pct(f_['train_clean'])}** ({meta['train_pairs'] - meta['corrupted_pairs']} pairs)",
@@ -324,8 +343,8 @@ def write_card(out, meta, log):
         f"- test (held-out pairs): **{pct(f_['test'])}** ({meta['test_pairs']} pairs)", "",
         *([f"Short of the 95% test accuracy aimed at (issue 13): memorization is complete, generalization "
            f"reaches {pct(f_['test'])}.", ""] if not twin and f_["test"] < 0.95 else []),
-        "The CLI gives the same numbers: `node bin/arithlens.js eval --model models/" + meta["name"]
-        + " --prompts models/" + meta["name"] + "/test.jsonl` (and `train.jsonl`).", "",
+        "The CLI gives the same numbers, per group, as the accuracies before pruning: `node bin/arithlens.js neurons "
+        f"--model models/{meta['name']} --prompts models/{meta['name']}/all.jsonl --sweep-steps 0`.", "",
         "## Training", "",
         f"- command: `{meta['command']}` (seeds fixed in the preset: data {meta['data_seed']}, init {meta['init_seed']}; "
         "a rerun gives the same weights)",
@@ -337,12 +356,12 @@ def write_card(out, meta, log):
         f"- `training_log.json`: every {log[1]['step'] - log[0]['step']} steps the loss over the whole training set and the accuracy of the "
         "four groups (`train_clean`, `train_corrupted` against the trained label, `train_corrupted_true`, `test`)",
         f"- checkpoints (same folder format, F16) in `checkpoints/`: {ck}, picked from the log by fixed rules "
-        + ("(first logged step with the corrupted labels ≥ 90% memorized, with test ≥ 50%, and after the memorization "
-           "peak the first with corrupted-label accuracy ≤ 50% and ≤ 5%)" if twin else
-           "(first logged step with half of a training group fitted, with the corrupted labels ≥ 90% memorized, "
-           "with test ≥ 50%, with test ≥ 95%)"), "",
+        + ("(the first logged step with test ≥ 50%, and with test ≥ 90%)" if twin else
+           "(the first logged step with the corrupted labels ≥ 90% memorized, and with test ≥ 95%)"), "",
         "| step | train clean | train corrupted (trained label) | train corrupted (true answer) | test |",
         "|---|---|---|---|---|", rows, "",
+        "## Choosing the setting", "",
+        *(TWIN_RUNS if twin else MAIN_RUNS), "",
     ]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(lines))
@@ -355,6 +374,7 @@ def main():
     ap.add_argument("--steps", type=int, help="override the preset's step count (exploration)")
     ap.add_argument("--wd", type=float, help="override the preset's weight decay (exploration)")
     ap.add_argument("--train-frac", type=float, help="override the preset's training fraction (exploration)")
+    ap.add_argument("--d-mlp", type=int, help="override the preset's MLP width (exploration)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     preset = dict(PRESETS[args.name])
@@ -364,6 +384,8 @@ def main():
         preset["steps"] = args.steps
     if args.wd is not None:
         preset["wd"] = args.wd
+    if args.d_mlp is not None:
+        preset["d_mlp"] = args.d_mlp
     meta, _ = train(args.name, preset, args.out or os.path.join(ROOT, args.name), args.threads)
     print(f"done in {meta['train_seconds']:.0f}s: {json.dumps(meta['final'])}", flush=True)
 

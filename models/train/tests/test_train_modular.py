@@ -2,7 +2,7 @@
 [12, +, 34, =] and answer id [46] jointly; label corruption marks exactly the rows whose label differs
 from the true answer, round(ξ·n_train) of them; the split and the corruption depend on the seed only;
 the fast last-position forward equals the reference; a few training steps run and write a loadable
-folder whose prompt files carry the meta the neuron lens reads."""
+F16 folder whose all.jsonl carries the meta the neuron lens reads; two checkpoints by fixed rules."""
 import json
 import os
 
@@ -86,8 +86,12 @@ def test_a_tiny_training_run_writes_a_loadable_folder(tmp_path):
     assert [e["step"] for e in log] == [0, 2, 4, 6]
     assert set(tm.GROUPS) <= set(log[0])
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "all.jsonl",
-                 "train.jsonl", "test.jsonl", "training_log.json", "train_meta.json", "README.md"):
+                 "training_log.json", "train_meta.json", "README.md"):
         assert os.path.exists(os.path.join(out, name)), name
+    assert not any(os.path.exists(os.path.join(out, n)) for n in ("train.jsonl", "test.jsonl"))  # all.jsonl holds the splits
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:  # F16, as the 5 MB budget asks
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
     spec, model, cfg = checkpoints.load_folder(out)
     assert spec.family == "transformer_lens" and spec.norm == "None" and spec.act == "relu"
     with open(os.path.join(out, "all.jsonl")) as f:
@@ -101,6 +105,19 @@ def test_a_tiny_training_run_writes_a_loadable_folder(tmp_path):
     with torch.no_grad():
         acc = (model(x)[0][:, -1].argmax(-1) == y).float().mean().item()
     assert len(pairs) == meta["test_pairs"] and round(acc, 4) == meta["final"]["test"]
+
+
+def _log(*rows):
+    return [dict(zip(("step", "train_corrupted", "test"), r)) for r in rows]
+
+
+def test_checkpoints_are_two_steps_picked_by_the_rules():
+    log = _log((0, 0, 0), (100, 0.5, 0.3), (200, 0.92, 0.6), (300, 1, 0.91), (400, 1, 0.96), (500, 1, 0.97))
+    assert tm.pick_checkpoints(log, twin=False) == [200, 400]  # memorized, then generalized
+    assert tm.pick_checkpoints(log, twin=True) == [200, 300]   # generalizing, then most of the way
+    # a rule never met, or met only at the final step, gives no checkpoint
+    assert tm.pick_checkpoints(_log((0, 0, 0), (100, 0.95, 0.2), (200, 1, 0.96)), twin=False) == [100]
+    assert len(tm.pick_checkpoints(log, twin=False)) <= tm.MAX_CHECKPOINTS
 
 
 def test_training_is_reproducible(tmp_path):

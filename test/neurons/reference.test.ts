@@ -195,7 +195,7 @@ describe.skipIf(!HAS_MOD97)('models/mod-97', () => {
 	const dir = tempDir('arithlens-neurons-97-');
 	beforeAll(async () => {
 		const records = parsePromptFile(readFileSync(join(MOD97, 'all.jsonl'), 'utf8'));
-		// few sets (9409 prompts × 512 neurons): both ablations below χ, and with zero ablation the sweep's
+		// few sets (9409 prompts × 2048 neurons): both ablations below χ, and with zero ablation the sweep's
 		// sets at half the live neurons in both orders (the fixture runs pruneSweep itself, both ablations);
 		// mean first, so its reference job (with the grids and spectra) runs while the engine does the rest
 		const plans: Plan[] = [{ ablation: 'mean' }, { ablation: 'zero', points: [0.5] }];

@@ -155,16 +155,6 @@ describe('Neurons panel', () => {
 		const sweep = JSON.parse((await page.getByTestId('sweep').getAttribute('data-points'))!);
 		expect(sweep).toEqual(again.sweep);
 
-		// zeroing instead of the mean: pruned again as `--ablation zero` prunes, the sweep cleared, the URL says so
-		expect(await prune.getAttribute('data-ablation')).toBe('mean');
-		await page.getByTestId('neurons-ablation').selectOption('zero');
-		await page.waitForFunction(() => document.querySelector('[data-testid="neurons-prune"]')?.getAttribute('data-ablation') === 'zero', null, { timeout: 120_000 });
-		await page.waitForFunction(() => new URL(location.href).searchParams.get('prune') === 'zero');
-		expect(await page.getByTestId('sweep').count()).toBe(0);
-		const zeroed = cli(['--prune-below', String(dragged), '--ablation', 'zero']);
-		expect(zeroed.prune.ablation).toBe('zero');
-		expectGroups(await pruneRows(page), zeroed.prune.groups);
-
 		// a neuron row selects it: its grid and spectrum, and the URL names it
 		const row = page.getByTestId('neurons-table').locator('tr[data-neuron]').nth(200);
 		const [layer, neuron] = [await row.getAttribute('data-layer'), await row.getAttribute('data-neuron')];
@@ -191,6 +181,16 @@ describe('Neurons panel', () => {
 
 		mkdirSync(join(REPO, 'docs/screenshots'), { recursive: true });
 		await page.locator('section[aria-labelledby="neurons-heading"]').screenshot({ path: join(REPO, 'docs/screenshots/neurons.png') });
+
+		// zeroing instead of the mean: pruned again as `--ablation zero` prunes, the sweep cleared, the URL says so
+		expect(await prune.getAttribute('data-ablation')).toBe('mean');
+		await page.getByTestId('neurons-ablation').selectOption('zero');
+		await page.waitForFunction(() => document.querySelector('[data-testid="neurons-prune"]')?.getAttribute('data-ablation') === 'zero', null, { timeout: 120_000 });
+		await page.waitForFunction(() => new URL(location.href).searchParams.get('prune') === 'zero');
+		expect(await page.getByTestId('sweep').count()).toBe(0);
+		const zeroed = cli(['--prune-below', String(dragged), '--ablation', 'zero']);
+		expect(zeroed.prune.ablation).toBe('zero');
+		expectGroups(await pruneRows(page), zeroed.prune.groups);
 
 		// a layer out of range: one line, from the worker
 		await page.getByTestId('neurons-layer').fill('5');

@@ -297,6 +297,8 @@ TWIN_RUNS = [
     "Runs at d_mlp 2048 on the same data and seeds (`--wd`, `--steps` override the preset):", "",
     "- weight decay 1.5, 1000 steps: test 95.3%, but it memorized 7.9% of the corrupted labels",
     "- weight decay 2.0, 2000 steps: test 91.8%, 0.5% memorized",
+    "- weight decay 1.0, 6000 steps: memorized 92% of the corrupted labels and had not unlearned them at the end "
+    "(test 87%); the two-stage dynamics of Doshi et al. (grok, then unlearn) did not show in this budget",
     "- **weight decay 2.5, 1000 steps (shipped)**: test 94.2%, 0.15% memorized; 92.3% of the corrupted pairs get their true answer",
 ]
 

@@ -163,6 +163,12 @@ describe('Neurons panel', () => {
 		await page.waitForFunction((v) => new URL(location.href).searchParams.get('neuron') === v, `${layer}.${neuron}`);
 		expect(await page.getByTestId('neuron-grid').getAttribute('data-p')).toBe(String(want.p));
 		expect(await page.getByTestId('neuron-spectrum').getAttribute('data-p')).toBe(String(want.p));
+		// the spectrum on a log scale by default, linear on request
+		expect(await page.getByTestId('neuron-spectrum').getAttribute('data-scale')).toBe('log');
+		await page.getByTestId('spectrum-log').uncheck();
+		await page.waitForFunction(() => document.querySelector('[data-testid="neuron-spectrum"]')?.getAttribute('data-scale') === 'linear');
+		await page.getByTestId('spectrum-log').check();
+		await page.waitForFunction(() => document.querySelector('[data-testid="neuron-spectrum"]')?.getAttribute('data-scale') === 'log');
 
 		// checkpoints (the stand-in's are copies of the final weights): their IPR quartiles are the CLI's
 		await page.getByTestId('checkpoints-run').click();

@@ -6,7 +6,7 @@
 import * as d3 from 'd3';
 import { describe, expect, it } from 'vitest';
 import { iprHistogram } from '../../src/lib/viz/iprHistogram';
-import { neuronGrid } from '../../src/lib/viz/neuronGrid';
+import { LOG_DECADES, neuronGrid } from '../../src/lib/viz/neuronGrid';
 import { fresh } from './helpers';
 
 const cells = (svg: SVGSVGElement) => Array.from(svg.querySelectorAll('g[shape-rendering] rect'));
@@ -33,6 +33,20 @@ describe('neuronGrid', () => {
 		expect(cells(h.svg)[0].getAttribute('fill')).toBe(d3.interpolateBlues(0));
 		h.update({ p: 97, values: new Float32Array(97 * 97).fill(1) });
 		expect(cells(h.svg)).toHaveLength(9409);
+	});
+
+	it('on the log scale colours by log10 over LOG_DECADES decades below the largest, the readout keeping the values', () => {
+		const values = [0, 1e-9, 1e-3, 10 ** -1.5, 1, 0.5, 0.5, 0.5, 0.5]; // largest 1: the scale spans 1e-3..1
+		const { svg } = neuronGrid(fresh(), { p: 3, values }, { interpolator: d3.interpolateBlues, log: true });
+		expect(LOG_DECADES).toBe(3);
+		expect(svg.getAttribute('data-scale')).toBe('log');
+		expect([svg.getAttribute('data-min'), svg.getAttribute('data-max')]).toEqual(['0', '1']);
+		const fill = cells(svg).map((c) => c.getAttribute('fill'));
+		expect(fill.slice(0, 5)).toEqual([0, 0, 0, 0.5, 1].map((t) => d3.interpolateBlues(t)));
+		expect(fill[5]).toBe(d3.interpolateBlues((Math.log10(0.5) + 3) / 3));
+		// a diverging map (activations) ignores it; so does an all-zero spectrum
+		expect(neuronGrid(fresh(), { p: 3, values }, { log: true, diverging: true }).svg.getAttribute('data-scale')).toBe('linear');
+		expect(neuronGrid(fresh(), { p: 3, values: new Float32Array(9) }, { log: true }).svg.getAttribute('data-scale')).toBe('linear');
 	});
 });
 

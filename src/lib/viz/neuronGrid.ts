@@ -18,6 +18,11 @@ export interface NeuronGridOptions {
 	interpolator: (t: number) => string;
 	/** diverging: colour domain symmetric about 0 (activations); else 0..max (magnitudes) */
 	diverging: boolean;
+	/**
+	 * Magnitudes on a log colour scale over LOG_DECADES decades below the largest (smaller ones take the
+	 * lowest colour): a spectrum's few strong frequencies no longer wash out the rest.
+	 */
+	log: boolean;
 	title: string;
 	rowLabel: string;
 	colLabel: string;
@@ -31,6 +36,7 @@ const DEFAULTS: NeuronGridOptions = {
 	size: 300,
 	interpolator: d3.interpolateBlues,
 	diverging: false,
+	log: false,
 	title: '',
 	rowLabel: 'a',
 	colLabel: 'b',
@@ -38,6 +44,9 @@ const DEFAULTS: NeuronGridOptions = {
 	testId: 'neuron-grid',
 	format: formatNumber
 };
+
+/** Decades the log scale shows below the largest magnitude. */
+export const LOG_DECADES = 3;
 
 export function neuronGrid(target: Target, data: NeuronGridData, options: Partial<NeuronGridOptions> = {}): FigureHandle<NeuronGridData, NeuronGridOptions> {
 	let o: NeuronGridOptions = { ...DEFAULTS, ...options };
@@ -55,10 +64,15 @@ export function neuronGrid(target: Target, data: NeuronGridData, options: Partia
 		for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) [lo, hi] = [Math.min(lo, values[i]), Math.max(hi, values[i])];
 		if (!Number.isFinite(lo)) [lo, hi] = [0, 0];
 		const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-		const domain: [number, number] = o.diverging ? [-m, m] : [Math.min(0, lo), hi || 1];
-		const color = (v: number) => o.interpolator((v - domain[0]) / (domain[1] - domain[0]));
+		const log = o.log && !o.diverging && hi > 0;
+		const top = log ? Math.log10(hi) : 0;
+		// on the log scale the colour (and the ramp) is linear in log10 of the value
+		const shown = (v: number) => (log ? Math.max(Math.log10(Math.max(v, 0)), top - LOG_DECADES) : v);
+		const domain: [number, number] = log ? [top - LOG_DECADES, top] : o.diverging ? [-m, m] : [Math.min(0, lo), hi || 1];
+		const color = (v: number) => o.interpolator((shown(v) - domain[0]) / (domain[1] - domain[0]));
+		const rampColor = (t: number) => o.interpolator((t - domain[0]) / (domain[1] - domain[0]));
 		sizeSvg(svg, margin.left + o.size + margin.right, margin.top + o.size + margin.bottom);
-		root.attr('role', 'img').attr('aria-label', `${o.title || o.valueLabel}: ${p} × ${p} map`).attr('data-p', p).attr('data-min', lo).attr('data-max', hi);
+		root.attr('role', 'img').attr('aria-label', `${o.title || o.valueLabel}: ${p} × ${p} map${log ? ', log scale' : ''}`).attr('data-p', p).attr('data-min', lo).attr('data-max', hi).attr('data-scale', log ? 'log' : 'linear');
 		if (o.title) root.append('text').attr('x', margin.left).attr('y', 14).attr('font-weight', 600).attr('fill', 'currentColor').text(o.title);
 		const g = root.append('g').attr('transform', `translate(${margin.left},${margin.top})`);
 		const cells = g.append('g').attr('shape-rendering', 'crispEdges');
@@ -80,7 +94,7 @@ export function neuronGrid(target: Target, data: NeuronGridData, options: Partia
 		g.append('g').call(d3.axisLeft(axis).tickValues(ticks.map((t) => t + 0.5)).tickFormat((_, i) => String(ticks[i])).tickSizeOuter(0));
 		g.append('text').attr('x', o.size / 2).attr('y', o.size + 30).attr('text-anchor', 'middle').attr('fill', 'currentColor').text(o.colLabel);
 		g.append('text').attr('transform', `translate(-22,${o.size / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('fill', 'currentColor').text(o.rowLabel);
-		colorRamp(g, color, { x: o.size + 12, y: 14, length: o.size - 28, ticks: [domain[0], domain[1]], format: o.format, title: o.valueLabel });
+		colorRamp(g, rampColor, { x: o.size + 12, y: 14, length: o.size - 28, ticks: [domain[0], domain[1]], format: log ? (t) => o.format(10 ** t) : o.format, title: o.valueLabel });
 		const readout = g.append('text').attr('data-screen-only', '').attr('x', 0).attr('y', o.size + 42).attr('font-size', 10).attr('fill', 'currentColor');
 		// one hit area for the whole map: the cell under the pointer is read from its coordinates
 		g.append('rect')

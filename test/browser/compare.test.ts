@@ -6,17 +6,16 @@
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/compare.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './harness/browser';
-import { REPO } from './harness/build';
+import { APP_BUILD, ensureAppBuild, REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { headScores, openDashboard, waitForScan } from './dashboardPage';
 import { tempDir } from '../tempDir';
 
-const BUILD = join(REPO, 'build');
 /** A model fine-tuned by models/train/finetune.py along an arithlens head-mask plan, made in beforeAll. */
 const FINETUNED = tempDir('arithlens-finetuned-');
 const TOL = 1e-4;
@@ -27,8 +26,7 @@ let browser: Awaited<ReturnType<typeof launchChromium>>;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
-		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+	ensureAppBuild();
 	// the loop a user closes: scan, plan the top 2 heads, fine-tune them (a few steps), look at the result
 	const cli = (...args: string[]) => execFileSync(process.execPath, [join(REPO, 'bin/arithlens.js'), ...args], { cwd: REPO, stdio: 'pipe' });
 	cli('scan', '--model', 'models/add-3d', '--task', 'add-3d', '--n', '40', '--method', 'mean', '--json', join(FINETUNED, 'scan.json'));
@@ -37,7 +35,7 @@ beforeAll(async () => {
 	server = await serveStatic([
 		['/test/fixtures/', join(REPO, 'test/fixtures')],
 		['/finetuned/', join(FINETUNED, 'model')],
-		['/', BUILD]
+		['/', APP_BUILD]
 	]);
 	browser = await launchChromium();
 });

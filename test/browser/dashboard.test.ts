@@ -20,12 +20,11 @@ import { generatePrompts, parseTaskSpec } from '../../src/lib/core/tasks';
 import { readFixture } from '../engine/fixtures';
 import { cachedRealModels } from '../real/make-models';
 import { launchChromium } from './harness/browser';
-import { REPO } from './harness/build';
+import { APP_BUILD, ensureAppBuild, REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { headScores, maxDiff, openDashboard, runScan, shownPattern, waitForModel, waitForScan } from './dashboardPage';
 import { tempDir } from '../tempDir';
 
-const BUILD = join(REPO, 'build');
 const SHOTS = join(REPO, 'docs/screenshots');
 const TOL = 1e-4;
 const TINY = '/test/fixtures/models/tiny-gpt2';
@@ -50,12 +49,11 @@ const foreignRequests: string[] = [];
 const ownOrigins: string[] = [];
 
 beforeAll(async () => {
-	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
-		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+	ensureAppBuild();
 	server = await serveStatic([
 		['/test/fixtures/', join(REPO, 'test/fixtures')],
 		['/real/', dirname(REAL.gpt2)],
-		['/', BUILD]
+		['/', APP_BUILD]
 	]);
 	browser = await launchChromium();
 	ownOrigins.push(server.url);
@@ -158,7 +156,7 @@ describe('dashboard (built app, headless Chromium)', () => {
 	it('builds to a static site with one onnxruntime-web, its .wasm on our origin and no CDN URL', () => {
 		const files = (dir: string): string[] =>
 			readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
-		const all = files(join(BUILD, '_app'));
+		const all = files(join(APP_BUILD, '_app'));
 		const js = all.filter((f) => f.endsWith('.js')).map((f) => readFileSync(f, 'utf8'));
 		// a string only onnxruntime-web's bundle contains, once per copy
 		expect(js.reduce((n, code) => n + (code.match(/ort-wasm-proxy-worker/g)?.length ?? 0), 0)).toBe(1);
@@ -167,7 +165,7 @@ describe('dashboard (built app, headless Chromium)', () => {
 		]);
 		const urls = js.flatMap((code) => code.match(/https?:\/\/[^\s'"`)\\]+/g) ?? []);
 		expect(urls.filter((u) => /jsdelivr|unpkg|cdnjs|esm\.sh|skypack|jspm/.test(u))).toEqual([]);
-		expect(existsSync(join(BUILD, 'models/index.json')), 'bundled model index copied into the build').toBe(true);
+		expect(existsSync(join(APP_BUILD, 'models/index.json')), 'bundled model index copied into the build').toBe(true);
 	});
 
 	it('tiny-gpt2 on WASM: a mean-ablation scan shows the reference scores, and a clicked head its reference pattern', async () => {
@@ -376,7 +374,7 @@ describe('dashboard (built app, headless Chromium)', () => {
 	it('works from a sub-folder of a static host, and the head map is reachable and usable by keyboard alone', async () => {
 		const sub = await serveStatic([
 			['/deep/site/fixtures/', join(REPO, 'test/fixtures')],
-			['/deep/site/', BUILD]
+			['/deep/site/', APP_BUILD]
 		]);
 		ownOrigins.push(sub.url);
 		try {
@@ -422,7 +420,7 @@ describe('dashboard (built app, headless Chromium)', () => {
 		writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
 		const big = await serveStatic([
 			['/big/', dir],
-			['/', BUILD]
+			['/', APP_BUILD]
 		]);
 		ownOrigins.push(big.url);
 		try {

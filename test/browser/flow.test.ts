@@ -5,16 +5,15 @@
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/flow.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './harness/browser';
-import { REPO } from './harness/build';
+import { APP_BUILD, ensureAppBuild, REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { openDashboard, waitForScan } from './dashboardPage';
 import { tempDir } from '../tempDir';
 
-const BUILD = join(REPO, 'build');
 const TOL = 1e-4;
 const PROMPTS = ['--task', 'add:3:eos', '--n', '16', '--seed', '3'];
 const QUERY = '?backend=wasm&n=16&seed=3';
@@ -24,9 +23,8 @@ let browser: Awaited<ReturnType<typeof launchChromium>>;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
-		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
-	server = await serveStatic([['/', BUILD]]);
+	ensureAppBuild();
+	server = await serveStatic([['/', APP_BUILD]]);
 	browser = await launchChromium();
 });
 

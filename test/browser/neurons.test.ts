@@ -13,12 +13,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium } from './harness/browser';
-import { REPO } from './harness/build';
+import { APP_BUILD, ensureAppBuild, REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { openDashboard, waitForScan } from './dashboardPage';
 import { tempDir } from '../tempDir';
 
-const BUILD = join(REPO, 'build');
 const TOL = 1e-4;
 const SHIPPED = join(REPO, 'models/mod-97');
 const STANDIN = process.env.ARITHLENS_MODULAR_STANDIN ?? '/tmp/nl/rand';
@@ -54,10 +53,9 @@ function cli(extra: string[] = []) {
 }
 
 beforeAll(async () => {
-	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
-		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+	ensureAppBuild();
 	folder = fixture();
-	server = await serveStatic([['/fixture/', folder], ['/', BUILD]]);
+	server = await serveStatic([['/fixture/', folder], ['/', APP_BUILD]]);
 	browser = await launchChromium();
 });
 

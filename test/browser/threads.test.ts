@@ -4,18 +4,14 @@
 // why. The scores must not depend on the thread count.
 //   npx vitest run --config test/browser/vitest.config.ts test/browser/threads.test.ts
 // ARITHLENS_SKIP_BUILD=1 reuses an existing build/.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './harness/browser';
-import { REPO } from './harness/build';
+import { APP_BUILD, ensureAppBuild, REPO } from './harness/build';
 import { serveStatic, type StaticServer } from './dashboardServer';
 import { headScores, maxDiff, openDashboard, waitForScan } from './dashboardPage';
 
-const BUILD = join(REPO, 'build');
 /** The bundled default model, its own task, a small seeded prompt set: the link's scan runs on load. */
 const QUERY = '?backend=wasm&n=24&seed=1';
 const THREADS = (hc: number) => Math.min(hc, 8);
@@ -26,8 +22,7 @@ let browser: Awaited<ReturnType<typeof launchChromium>>;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(BUILD, 'index.html')))
-		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+	ensureAppBuild();
 	vitePreview = await preview({ root: REPO, logLevel: 'warn', preview: { host: '127.0.0.1', port: 0 } });
 	browser = await launchChromium();
 });
@@ -74,7 +69,7 @@ describe('WASM threads under cross-origin isolation', () => {
 	let oneThread: Shown;
 
 	it('a static host without COOP/COEP and without the service worker: one thread, and the page says why', async () => {
-		const server = await serveStatic([['/', BUILD]]);
+		const server = await serveStatic([['/', APP_BUILD]]);
 		statics.push(server);
 		const page = await newPage();
 		await page.route('**/coi-serviceworker.js', (r) => r.abort());
@@ -108,7 +103,7 @@ describe('WASM threads under cross-origin isolation', () => {
 	});
 
 	it('a static host: coi-serviceworker (from our own origin) isolates the page after one reload', async () => {
-		const server = await serveStatic([['/', BUILD]]);
+		const server = await serveStatic([['/', APP_BUILD]]);
 		statics.push(server);
 		const page = await newPage();
 		const requests: string[] = [];

@@ -1,8 +1,10 @@
 // Builds the parity harness page with Vite's JS API (not the SvelteKit app) into a temporary folder,
 // and copies the onnxruntime-web runtime files the bundle asks for (.wasm and its .mjs loader) from
 // node_modules/onnxruntime-web/dist under ort/, so the page loads them from our own origin. Returns
-// the bundle's module ids and emitted JS for the bundle checks.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+// the bundle's module ids and emitted JS for the bundle checks. ensureAppBuild builds the SvelteKit app
+// the dashboard tests serve.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,14 @@ import { build, type Rollup } from 'vite';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO = join(HERE, '../../..');
 const ORT_DIST = join(REPO, 'node_modules/onnxruntime-web/dist');
+/** The SvelteKit app's static build (npm run build). */
+export const APP_BUILD = join(REPO, 'build');
+
+/** Builds the app, unless ARITHLENS_SKIP_BUILD is set and a build is there to reuse. */
+export function ensureAppBuild(): void {
+	if (!process.env.ARITHLENS_SKIP_BUILD || !existsSync(join(APP_BUILD, 'index.html')))
+		execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'pipe' });
+}
 
 export interface HarnessBuild {
 	dir: string;

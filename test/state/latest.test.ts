@@ -72,11 +72,11 @@ describe('CircuitState', () => {
 	it('shows the newest measurement only; progress of a cancelled one is dropped', async () => {
 		const { client, calls } = standIn();
 		const circuit = new CircuitState(client);
-		const first = circuit.measure([], heads, 'mean', 0, 'first');
+		const first = circuit.measureHeads([], heads, 'mean', 0, 'first');
 		expect(circuit.running).toBe(true);
 		calls[0].progress!({ done: 1, total: 4 });
 		expect(circuit.progress).toEqual({ done: 1, total: 4 });
-		const second = circuit.measure([], heads, 'zero', 0, 'second');
+		const second = circuit.measureHeads([], heads, 'zero', 0, 'second');
 		expect(calls[0].signal!.aborted).toBe(true);
 		expect(calls[1].args).toEqual({ prompts: [], heads, method: 'zero', seed: 0 });
 		calls[0].progress!({ done: 2, total: 4 });
@@ -90,14 +90,14 @@ describe('CircuitState', () => {
 	it('cancel stops the run without an error and keeps the last result; a failure is shown', async () => {
 		const { client, calls } = standIn();
 		const circuit = new CircuitState(client);
-		const ok = circuit.measure([], heads, 'mean', 0, 'a');
+		const ok = circuit.measureHeads([], heads, 'mean', 0, 'a');
 		calls[0].resolve(result(1));
 		await ok;
-		const cancelled = circuit.measure([], heads, 'mean', 1, 'b');
+		const cancelled = circuit.measureHeads([], heads, 'mean', 1, 'b');
 		circuit.cancel();
 		await cancelled;
 		expect([circuit.result, circuit.key, circuit.running, circuit.progress, circuit.error]).toEqual([result(1), 'a', false, null, '']);
-		const failed = circuit.measure([], heads, 'mean', 2, 'c');
+		const failed = circuit.measureHeads([], heads, 'mean', 2, 'c');
 		calls[2].reject(new Error('worker failed'));
 		await failed;
 		expect([circuit.key, circuit.running, circuit.error]).toEqual(['a', false, 'worker failed']);

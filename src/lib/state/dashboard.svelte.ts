@@ -185,7 +185,7 @@ export class Dashboard {
 	async measureCircuit(heads: HeadRef[]): Promise<void> {
 		const method = this.scan.result?.method;
 		const ablation = method === 'zero' || method === 'resample' ? method : 'mean';
-		await this.circuit.measure(this.task.prompts, heads, ablation, this.task.seed, CircuitState.keyOf(heads, ablation, this.promptsKey));
+		await this.circuit.measureHeads(this.task.prompts, heads, ablation, this.task.seed, CircuitState.keyOf(heads, ablation, this.promptsKey));
 	}
 
 	/** Show prompt i of the set in the detail views. */

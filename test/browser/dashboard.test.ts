@@ -309,7 +309,10 @@ describe('dashboard (built app, headless Chromium)', () => {
 		expect(await again.getByTestId('scan-method').inputValue()).toBe('resample');
 		expect(await again.getByTestId('task-spec').inputValue()).toBe('add:2');
 		expect(await again.getByTestId('top-k').inputValue()).toBe('3');
-		expect(await again.locator('[data-top-k]').count()).toBe(3);
+		// k reaches both maps that outline top heads; counted per map, since the residual-stream map fills in after the scan
+		expect(await again.getByTestId('head-map').locator('[data-top-k]').count()).toBe(3);
+		await again.getByTestId('dla-head-map').waitFor();
+		expect(await again.getByTestId('dla-head-map').locator('[data-top-k]').count()).toBe(3);
 		const after = await shownScores(again);
 		expect(after.heads).toEqual(before.heads); // same inputs, same backend: bit-identical
 		expect(after.mlps).toEqual(before.mlps);
